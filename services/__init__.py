@@ -1,0 +1,1 @@
+"""The five supil services and the runtime they share."""

@@ -1,0 +1,1 @@
+"""The cleaner service: cleans and filters corpora, removes duplicates, splits sentences."""

@@ -1,0 +1,1 @@
+"""The generator service: drafts sections paragraph by paragraph with the writers."""

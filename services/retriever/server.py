@@ -1,0 +1,27 @@
+"""Builds the retriever service's gRPC server."""
+
+from __future__ import annotations
+
+from services.retriever.servicer import RetrieverServicer
+from services.runtime import (
+    ArtifactStore,
+    JobRunner,
+    Registration,
+    ServiceConfig,
+    ServiceParts,
+    ServiceServer,
+)
+from services.runtime import create_server as create_runtime_server
+from supil.v1 import retriever_pb2, retriever_pb2_grpc
+
+
+def create_server(
+    config: ServiceConfig, *, store: ArtifactStore | None = None, runner: JobRunner | None = None
+) -> tuple[ServiceServer, int]:
+    """A bound, not yet started retriever server with health, reflection and JobService."""
+    parts = ServiceParts.build(config, store, runner)
+    servicer = RetrieverServicer(parts)
+    registration = Registration.of(
+        retriever_pb2, "RetrieverService", retriever_pb2_grpc.add_RetrieverServiceServicer_to_server, servicer
+    )
+    return create_runtime_server(config, [registration], parts.runner)

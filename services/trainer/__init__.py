@@ -1,0 +1,1 @@
+"""The trainer service: base model preparation, continued pretraining and one writer per sub-topic."""

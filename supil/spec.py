@@ -1,0 +1,249 @@
+"""The essay spec (TOML): the contract between a user and the orchestrator, validated with pydantic."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+MAX_TARGET_CHARS = 1_000_000
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used; `problems` lists (field path, reason) pairs, every one of them."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {path}: {reason}" for path, reason in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _regex(value: str | None) -> str | None:
+    if value:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+    return value
+
+
+class Essay(_Strict):
+    """[essay]: what to write."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN, description="job name: workspace/jobs/<name>/")]
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    theme: Annotated[
+        str, Field(min_length=1, max_length=50, description="word every retrieved document must contain")
+    ]
+    target_chars: Annotated[
+        int, Field(gt=0, le=MAX_TARGET_CHARS, description="body characters, spaces included")
+    ]
+
+
+class Site(_Strict):
+    """[[crawl.sites]]: one site profile (or a built-in one named by `builtin`)."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    builtin: str | None = None
+    start_urls: list[str] = Field(default_factory=list)
+    allowed_domains: list[str] = Field(default_factory=list)
+    article_pattern: str | None = None
+    follow_pattern: str | None = None
+    title_selector: str | None = None
+    body_selector: str | None = None
+    author_selector: str | None = None
+    date_selector: str | None = None
+    tags_selector: str | None = None
+    max_pages: Annotated[int, Field(gt=0, le=10_000_000)] = 2000
+    max_depth: Annotated[int, Field(ge=0, le=1000)] = 0
+    allow_private: bool = False
+    obey_robots_txt: bool = True
+    download_delay: Annotated[float, Field(ge=0, le=600)] | None = None
+    concurrency_per_domain: Annotated[int, Field(gt=0, le=64)] | None = None
+
+    @field_validator("article_pattern", "follow_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        return _regex(value)
+
+    @field_validator("start_urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r} is not an http(s) URL with a host")
+        return urls
+
+    @model_validator(mode="after")
+    def _has_start(self) -> Site:
+        if not self.start_urls and not self.builtin:
+            raise ValueError("give start_urls or name a builtin profile")
+        return self
+
+
+class Crawl(_Strict):
+    """[crawl]: where the corpus comes from."""
+
+    sites: list[Site] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Crawl:
+        names = [s.name for s in self.sites]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"site names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+class Model(_Strict):
+    """[model]: the base model and how writers are trained."""
+
+    base: Annotated[str, Field(min_length=1)] = "tiny"
+    freeze_layers: Annotated[int, Field(ge=0, le=1000)] | None = None
+    lora: bool = False
+    epochs: Annotated[float, Field(gt=0, le=1000)] = 5
+    learning_rate: Annotated[float, Field(gt=0, lt=1)] = 5e-5
+    batch_size: Annotated[int, Field(gt=0, le=4096)] = 1
+    gradient_accumulation: Annotated[int, Field(gt=0, le=4096)] = 32
+    block_size: Annotated[int, Field(ge=16, le=131072)] = 128
+    trust_remote_code: bool = False
+
+    @model_validator(mode="after")
+    def _freeze_or_lora(self) -> Model:
+        if self.lora and self.freeze_layers is not None:
+            raise ValueError("choose either freeze_layers or lora = true, not both")
+        return self
+
+
+class Generate(_Strict):
+    """[generate]: sampling settings (defaults are the 2021 team's)."""
+
+    top_k: Annotated[int, Field(ge=0, le=100_000)] = 30
+    top_p: Annotated[float, Field(gt=0, le=1)] = 0.95
+    temperature: Annotated[float, Field(gt=0, le=10)] = 1.0
+    repetition_penalty: Annotated[float, Field(ge=1, le=10)] = 2.0
+    no_repeat_ngram_size: Annotated[int, Field(ge=0, le=64)] = 0
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 42
+    chunk_tokens: Annotated[int, Field(gt=0, le=8192)] = 128
+    carry_sentences: Annotated[int, Field(ge=0, le=20)] = 2
+    min_paragraph_chars: Annotated[int, Field(gt=0, le=100_000)] = 1000
+    max_copied_span: Annotated[int, Field(gt=0, le=100_000)] = 50
+
+
+class Section(_Strict):
+    """[[sections]]: one section, written by the writer trained for its query."""
+
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    query: Annotated[str, Field(min_length=1, max_length=200)]
+    prompt: Annotated[str, Field(min_length=1, max_length=2000)]
+    chars: Annotated[int, Field(gt=0, le=MAX_TARGET_CHARS)] | None = None
+
+
+class Services(_Strict):
+    """[services]: addresses of remote services (host:port); the embedded default when absent."""
+
+    crawler: str | None = None
+    cleaner: str | None = None
+    retriever: str | None = None
+    trainer: str | None = None
+    generator: str | None = None
+
+    @field_validator("crawler", "cleaner", "retriever", "trainer", "generator")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_address(value)
+        return value
+
+
+class EssaySpec(_Strict):
+    """A whole essay spec."""
+
+    essay: Essay
+    crawl: Crawl = Field(default_factory=Crawl)
+    model: Model = Field(default_factory=Model)
+    generate: Generate = Field(default_factory=Generate)
+    sections: Annotated[list[Section], Field(min_length=1, max_length=100)]
+    services: Services = Field(default_factory=Services)
+
+    @model_validator(mode="after")
+    def _section_budget(self) -> EssaySpec:
+        fixed = sum(s.chars for s in self.sections if s.chars is not None)
+        if fixed > self.essay.target_chars:
+            raise ValueError(
+                f"sections' chars add up to {fixed}, more than essay.target_chars ({self.essay.target_chars})"
+            )
+        if fixed == self.essay.target_chars and any(s.chars is None for s in self.sections):
+            raise ValueError(
+                "sections without chars would get 0 characters: the others already use essay.target_chars"
+            )
+        return self
+
+    def section_targets(self) -> list[int]:
+        """Characters per section: given ones kept, the rest of target_chars shared out evenly."""
+        open_sections = [i for i, s in enumerate(self.sections) if s.chars is None]
+        left = self.essay.target_chars - sum(s.chars or 0 for s in self.sections)
+        targets = [s.chars or 0 for s in self.sections]
+        for rank, i in enumerate(open_sections):
+            share, extra = divmod(left, len(open_sections))
+            targets[i] = share + (1 if rank < extra else 0)
+        return targets
+
+
+def check_address(value: str) -> str:
+    """Return value if it is host:port with a valid port, else raise ValueError."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port")
+    return value
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(spec)"
+
+
+def parse_spec(text: str, source: str = "<spec>") -> EssaySpec:
+    """Parse and validate TOML text; raise SpecError listing every problem with its field path."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(source, [("(toml)", str(exc))]) from None
+    try:
+        return EssaySpec.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            reason = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                reason = "unknown field (check the spelling)"
+            problems.append((_path(error["loc"]), reason))
+        raise SpecError(source, problems) from None
+
+
+def load_spec(path: Path | str) -> EssaySpec:
+    """Read and validate a spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(str(path), [("(file)", "no such file")]) from None
+    except UnicodeDecodeError:
+        raise SpecError(str(path), [("(file)", "not UTF-8 text")]) from None
+    return parse_spec(text, str(path))

@@ -1,0 +1,1 @@
+"""Generated gRPC stubs for the supil.v1 API (regenerate with `make protos`; never edit by hand)."""

@@ -1,0 +1,48 @@
+"""Shared fixtures: real servers on 127.0.0.1:0 in a temporary workspace."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from services.runtime import ServiceConfig, ServiceServer
+from supil.client import open_channel
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def loopback_config(service: str, workspace: Path, **overrides: object) -> ServiceConfig:
+    """A config for a server on a free loopback port with a short grace period."""
+    values: dict[str, object] = {
+        "service": service,
+        "host": "127.0.0.1",
+        "port": 0,
+        "workspace": workspace,
+        "grace_seconds": 2.0,
+    }
+    values.update(overrides)
+    return ServiceConfig(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def serve_service(tmp_path: Path) -> Iterator[Callable[..., tuple[ServiceServer, grpc.Channel]]]:
+    """Start a named service's real server (in this process); stop it and close channels afterwards."""
+    started: list[tuple[ServiceServer, grpc.Channel]] = []
+
+    def start(service: str, **overrides: object) -> tuple[ServiceServer, grpc.Channel]:
+        module = importlib.import_module(f"services.{service}.server")
+        config = loopback_config(service, overrides.pop("workspace", tmp_path / "ws"), **overrides)
+        server, port = module.create_server(config)
+        server.start()
+        channel = open_channel(f"127.0.0.1:{port}", overrides.get("token"))  # type: ignore[arg-type]
+        started.append((server, channel))
+        return server, channel
+
+    yield start
+    for server, channel in started:
+        channel.close()
+        server.stop(1.0)

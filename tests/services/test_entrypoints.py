@@ -1,0 +1,156 @@
+"""Each service as a real process (`python -m services.<name>`): health, reflection, honest UNIMPLEMENTED."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import pytest
+
+from services.runtime import ServiceServer
+from supil.client import health_status, list_services, open_channel
+from supil.local import SERVICE_NAMES, LocalServices
+from supil.v1 import (
+    cleaner_pb2,
+    cleaner_pb2_grpc,
+    crawler_pb2,
+    crawler_pb2_grpc,
+    generator_pb2,
+    generator_pb2_grpc,
+    retriever_pb2,
+    retriever_pb2_grpc,
+    trainer_pb2,
+    trainer_pb2_grpc,
+)
+
+Serve = Callable[..., tuple[ServiceServer, grpc.Channel]]
+API = {
+    "crawler": "supil.v1.CrawlerService",
+    "cleaner": "supil.v1.CleanerService",
+    "retriever": "supil.v1.RetrieverService",
+    "trainer": "supil.v1.TrainerService",
+    "generator": "supil.v1.GeneratorService",
+}
+
+
+def test_all_five_start_as_processes_and_answer_health_and_reflection(tmp_path: Path) -> None:
+    local = LocalServices(workspace=tmp_path / "ws")
+    addresses = local.start()
+    try:
+        assert sorted(addresses) == sorted(SERVICE_NAMES)
+        for name, address in addresses.items():
+            channel = open_channel(address)
+            try:
+                assert health_status(channel) == "SERVING"
+                assert health_status(channel, API[name]) == "SERVING"
+                assert health_status(channel, "supil.v1.JobService") == "SERVING"
+                served = list_services(channel)
+                assert API[name] in served
+                assert "supil.v1.JobService" in served
+                assert "grpc.health.v1.Health" in served
+            finally:
+                channel.close()
+    finally:
+        codes = local.stop()
+    assert codes == dict.fromkeys(SERVICE_NAMES, 0), "every service exits 0 on SIGTERM"
+
+
+# Each domain RPC that a later issue builds answers UNIMPLEMENTED with a message naming what is missing.
+CALLS = [
+    (
+        "crawler",
+        lambda ch: crawler_pb2_grpc.CrawlerServiceStub(ch).CreateCrawlJob(
+            crawler_pb2.CreateCrawlJobRequest(job_id="j1")
+        ),
+    ),
+    (
+        "cleaner",
+        lambda ch: cleaner_pb2_grpc.CleanerServiceStub(ch).CreateCleanJob(
+            cleaner_pb2.CreateCleanJobRequest(job_id="j1")
+        ),
+    ),
+    (
+        "cleaner",
+        lambda ch: cleaner_pb2_grpc.CleanerServiceStub(ch).CleanText(cleaner_pb2.CleanTextRequest(text="x")),
+    ),
+    (
+        "cleaner",
+        lambda ch: cleaner_pb2_grpc.CleanerServiceStub(ch).SplitSentences(
+            cleaner_pb2.SplitSentencesRequest(text="x")
+        ),
+    ),
+    (
+        "retriever",
+        lambda ch: retriever_pb2_grpc.RetrieverServiceStub(ch).Analyze(
+            retriever_pb2.AnalyzeRequest(text="x")
+        ),
+    ),
+    (
+        "retriever",
+        lambda ch: retriever_pb2_grpc.RetrieverServiceStub(ch).CreateIndexJob(
+            retriever_pb2.CreateIndexJobRequest(job_id="j1")
+        ),
+    ),
+    (
+        "retriever",
+        lambda ch: retriever_pb2_grpc.RetrieverServiceStub(ch).Search(retriever_pb2.SearchRequest(query="x")),
+    ),
+    (
+        "retriever",
+        lambda ch: retriever_pb2_grpc.RetrieverServiceStub(ch).CreateExportJob(
+            retriever_pb2.CreateExportJobRequest(job_id="j1")
+        ),
+    ),
+    (
+        "trainer",
+        lambda ch: trainer_pb2_grpc.TrainerServiceStub(ch).CreateTrainJob(
+            trainer_pb2.CreateTrainJobRequest(job_id="j1")
+        ),
+    ),
+    (
+        "generator",
+        lambda ch: generator_pb2_grpc.GeneratorServiceStub(ch).CreateDraftJob(
+            generator_pb2.CreateDraftJobRequest(job_id="j1")
+        ),
+    ),
+    (
+        "generator",
+        lambda ch: generator_pb2_grpc.GeneratorServiceStub(ch).GenerateParagraph(
+            generator_pb2.GenerateParagraphRequest(text="x")
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("service", "call"), CALLS)
+def test_unbuilt_rpcs_say_so(
+    serve_service: Serve, service: str, call: Callable[[grpc.Channel], object]
+) -> None:
+    _, channel = serve_service(service)
+    with pytest.raises(grpc.RpcError) as info:
+        call(channel)
+    if info.value.code() == grpc.StatusCode.UNIMPLEMENTED:
+        assert service in info.value.details() and "issue #" in info.value.details()
+        assert "Traceback" not in info.value.details()
+    else:  # a later issue built it: it must then refuse this near-empty request as bad input
+        assert info.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ch: crawler_pb2_grpc.CrawlerServiceStub(ch).CreateCrawlJob(
+            crawler_pb2.CreateCrawlJobRequest(job_id="../x")
+        ),
+        lambda ch: crawler_pb2_grpc.CrawlerServiceStub(ch).CreateCrawlJob(
+            crawler_pb2.CreateCrawlJobRequest()
+        ),
+    ],
+)
+def test_bad_job_id_is_invalid_argument(serve_service: Serve, call: Callable[[grpc.Channel], object]) -> None:
+    _, channel = serve_service("crawler")
+    with pytest.raises(grpc.RpcError) as info:
+        call(channel)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "job_id" in info.value.details()
