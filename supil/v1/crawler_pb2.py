@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from supil.v1 import jobs_pb2 as supil_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16supil/v1/crawler.proto\x12\x08supil.v1\x1a\x13supil/v1/jobs.proto\"\xc7\x02\n\x0bSiteProfile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x62uiltin\x18\x02 \x01(\t\x12\x12\n\nstart_urls\x18\x03 \x03(\t\x12\x17\n\x0f\x61llowed_domains\x18\x04 \x03(\t\x12\x17\n\x0f\x61rticle_pattern\x18\x05 \x01(\t\x12\x16\n\x0e\x66ollow_pattern\x18\x06 \x01(\t\x12&\n\tselectors\x18\x07 \x01(\x0b\x32\x13.supil.v1.Selectors\x12,\n\rjson_listings\x18\x08 \x03(\x0b\x32\x15.supil.v1.JsonListing\x12\x11\n\tmax_pages\x18\t \x01(\x05\x12\x11\n\tmax_depth\x18\n \x01(\x05\x12(\n\npoliteness\x18\x0b \x01(\x0b\x32\x14.supil.v1.Politeness\x12\x15\n\rallow_private\x18\x0c \x01(\x08\"Y\n\tSelectors\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x03 \x01(\t\x12\x11\n\tpublished\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x01(\t\"q\n\x0bJsonListing\x12\x14\n\x0curl_template\x18\x01 \x01(\t\x12\x12\n\nitems_path\x18\x02 \x01(\t\x12\x11\n\turl_field\x18\x03 \x01(\t\x12\x12\n\nfirst_page\x18\x04 \x01(\x05\x12\x11\n\tmax_pages\x18\x05 \x01(\x05\"\xb4\x03\n\nPoliteness\x12\x1c\n\x0fobey_robots_txt\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12#\n\x16\x64ownload_delay_seconds\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12+\n\x1e\x63oncurrent_requests_per_domain\x18\x03 \x01(\x05H\x02\x88\x01\x01\x12\x19\n\x0c\x61utothrottle\x18\x04 \x01(\x08H\x03\x88\x01\x01\x12\x12\n\nuser_agent\x18\x05 \x01(\t\x12%\n\x18\x64ownload_timeout_seconds\x18\x06 \x01(\x01H\x04\x88\x01\x01\x12\x1f\n\x12max_response_bytes\x18\x07 \x01(\x03H\x05\x88\x01\x01\x12\x18\n\x0bretry_times\x18\x08 \x01(\x05H\x06\x88\x01\x01\x42\x12\n\x10_obey_robots_txtB\x19\n\x17_download_delay_secondsB!\n\x1f_concurrent_requests_per_domainB\x0f\n\r_autothrottleB\x1b\n\x19_download_timeout_secondsB\x15\n\x13_max_response_bytesB\x0e\n\x0c_retry_times\"q\n\x15\x43reateCrawlJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12$\n\x05sites\x18\x02 \x03(\x0b\x32\x15.supil.v1.SiteProfile\x12\x0e\n\x06output\x18\x03 \x01(\t\x12\x12\n\nhttp_cache\x18\x04 \x01(\x08\"4\n\x16\x43reateCrawlJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.supil.v1.Job\")\n\nRefusedUrl\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t2e\n\x0e\x43rawlerService\x12S\n\x0e\x43reateCrawlJob\x12\x1f.supil.v1.CreateCrawlJobRequest\x1a .supil.v1.CreateCrawlJobResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16supil/v1/crawler.proto\x12\x08supil.v1\x1a\x13supil/v1/jobs.proto\"\x93\x03\n\x0bSiteProfile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x62uiltin\x18\x02 \x01(\t\x12\x12\n\nstart_urls\x18\x03 \x03(\t\x12\x17\n\x0f\x61llowed_domains\x18\x04 \x03(\t\x12\x17\n\x0f\x61rticle_pattern\x18\x05 \x01(\t\x12\x16\n\x0e\x66ollow_pattern\x18\x06 \x01(\t\x12&\n\tselectors\x18\x07 \x01(\x0b\x32\x13.supil.v1.Selectors\x12,\n\rjson_listings\x18\x08 \x03(\x0b\x32\x15.supil.v1.JsonListing\x12\x11\n\tmax_pages\x18\t \x01(\x05\x12\x11\n\tmax_depth\x18\n \x01(\x05\x12(\n\npoliteness\x18\x0b \x01(\x0b\x32\x14.supil.v1.Politeness\x12\x15\n\rallow_private\x18\x0c \x01(\x08\x12\x16\n\x0emin_text_chars\x18\r \x01(\x05\x12\x1d\n\x10min_hangul_ratio\x18\x0e \x01(\x01H\x00\x88\x01\x01\x42\x13\n\x11_min_hangul_ratio\"Y\n\tSelectors\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x03 \x01(\t\x12\x11\n\tpublished\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x01(\t\"q\n\x0bJsonListing\x12\x14\n\x0curl_template\x18\x01 \x01(\t\x12\x12\n\nitems_path\x18\x02 \x01(\t\x12\x11\n\turl_field\x18\x03 \x01(\t\x12\x12\n\nfirst_page\x18\x04 \x01(\x05\x12\x11\n\tmax_pages\x18\x05 \x01(\x05\"\xb4\x03\n\nPoliteness\x12\x1c\n\x0fobey_robots_txt\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12#\n\x16\x64ownload_delay_seconds\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12+\n\x1e\x63oncurrent_requests_per_domain\x18\x03 \x01(\x05H\x02\x88\x01\x01\x12\x19\n\x0c\x61utothrottle\x18\x04 \x01(\x08H\x03\x88\x01\x01\x12\x12\n\nuser_agent\x18\x05 \x01(\t\x12%\n\x18\x64ownload_timeout_seconds\x18\x06 \x01(\x01H\x04\x88\x01\x01\x12\x1f\n\x12max_response_bytes\x18\x07 \x01(\x03H\x05\x88\x01\x01\x12\x18\n\x0bretry_times\x18\x08 \x01(\x05H\x06\x88\x01\x01\x42\x12\n\x10_obey_robots_txtB\x19\n\x17_download_delay_secondsB!\n\x1f_concurrent_requests_per_domainB\x0f\n\r_autothrottleB\x1b\n\x19_download_timeout_secondsB\x15\n\x13_max_response_bytesB\x0e\n\x0c_retry_times\"q\n\x15\x43reateCrawlJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12$\n\x05sites\x18\x02 \x03(\x0b\x32\x15.supil.v1.SiteProfile\x12\x0e\n\x06output\x18\x03 \x01(\t\x12\x12\n\nhttp_cache\x18\x04 \x01(\x08\"4\n\x16\x43reateCrawlJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.supil.v1.Job\")\n\nRefusedUrl\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t2e\n\x0e\x43rawlerService\x12S\n\x0e\x43reateCrawlJob\x12\x1f.supil.v1.CreateCrawlJobRequest\x1a .supil.v1.CreateCrawlJobResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,19 +33,19 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'supil.v1.crawler_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SITEPROFILE']._serialized_start=58
-  _globals['_SITEPROFILE']._serialized_end=385
-  _globals['_SELECTORS']._serialized_start=387
-  _globals['_SELECTORS']._serialized_end=476
-  _globals['_JSONLISTING']._serialized_start=478
-  _globals['_JSONLISTING']._serialized_end=591
-  _globals['_POLITENESS']._serialized_start=594
-  _globals['_POLITENESS']._serialized_end=1030
-  _globals['_CREATECRAWLJOBREQUEST']._serialized_start=1032
-  _globals['_CREATECRAWLJOBREQUEST']._serialized_end=1145
-  _globals['_CREATECRAWLJOBRESPONSE']._serialized_start=1147
-  _globals['_CREATECRAWLJOBRESPONSE']._serialized_end=1199
-  _globals['_REFUSEDURL']._serialized_start=1201
-  _globals['_REFUSEDURL']._serialized_end=1242
-  _globals['_CRAWLERSERVICE']._serialized_start=1244
-  _globals['_CRAWLERSERVICE']._serialized_end=1345
+  _globals['_SITEPROFILE']._serialized_end=461
+  _globals['_SELECTORS']._serialized_start=463
+  _globals['_SELECTORS']._serialized_end=552
+  _globals['_JSONLISTING']._serialized_start=554
+  _globals['_JSONLISTING']._serialized_end=667
+  _globals['_POLITENESS']._serialized_start=670
+  _globals['_POLITENESS']._serialized_end=1106
+  _globals['_CREATECRAWLJOBREQUEST']._serialized_start=1108
+  _globals['_CREATECRAWLJOBREQUEST']._serialized_end=1221
+  _globals['_CREATECRAWLJOBRESPONSE']._serialized_start=1223
+  _globals['_CREATECRAWLJOBRESPONSE']._serialized_end=1275
+  _globals['_REFUSEDURL']._serialized_start=1277
+  _globals['_REFUSEDURL']._serialized_end=1318
+  _globals['_CRAWLERSERVICE']._serialized_start=1320
+  _globals['_CRAWLERSERVICE']._serialized_end=1421
 # @@protoc_insertion_point(module_scope)

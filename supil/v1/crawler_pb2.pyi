@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SiteProfile(_message.Message):
-    __slots__ = ("name", "builtin", "start_urls", "allowed_domains", "article_pattern", "follow_pattern", "selectors", "json_listings", "max_pages", "max_depth", "politeness", "allow_private")
+    __slots__ = ("name", "builtin", "start_urls", "allowed_domains", "article_pattern", "follow_pattern", "selectors", "json_listings", "max_pages", "max_depth", "politeness", "allow_private", "min_text_chars", "min_hangul_ratio")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BUILTIN_FIELD_NUMBER: _ClassVar[int]
     START_URLS_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,8 @@ class SiteProfile(_message.Message):
     MAX_DEPTH_FIELD_NUMBER: _ClassVar[int]
     POLITENESS_FIELD_NUMBER: _ClassVar[int]
     ALLOW_PRIVATE_FIELD_NUMBER: _ClassVar[int]
+    MIN_TEXT_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MIN_HANGUL_RATIO_FIELD_NUMBER: _ClassVar[int]
     name: str
     builtin: str
     start_urls: _containers.RepeatedScalarFieldContainer[str]
@@ -33,7 +35,9 @@ class SiteProfile(_message.Message):
     max_depth: int
     politeness: Politeness
     allow_private: bool
-    def __init__(self, name: _Optional[str] = ..., builtin: _Optional[str] = ..., start_urls: _Optional[_Iterable[str]] = ..., allowed_domains: _Optional[_Iterable[str]] = ..., article_pattern: _Optional[str] = ..., follow_pattern: _Optional[str] = ..., selectors: _Optional[_Union[Selectors, _Mapping]] = ..., json_listings: _Optional[_Iterable[_Union[JsonListing, _Mapping]]] = ..., max_pages: _Optional[int] = ..., max_depth: _Optional[int] = ..., politeness: _Optional[_Union[Politeness, _Mapping]] = ..., allow_private: _Optional[bool] = ...) -> None: ...
+    min_text_chars: int
+    min_hangul_ratio: float
+    def __init__(self, name: _Optional[str] = ..., builtin: _Optional[str] = ..., start_urls: _Optional[_Iterable[str]] = ..., allowed_domains: _Optional[_Iterable[str]] = ..., article_pattern: _Optional[str] = ..., follow_pattern: _Optional[str] = ..., selectors: _Optional[_Union[Selectors, _Mapping]] = ..., json_listings: _Optional[_Iterable[_Union[JsonListing, _Mapping]]] = ..., max_pages: _Optional[int] = ..., max_depth: _Optional[int] = ..., politeness: _Optional[_Union[Politeness, _Mapping]] = ..., allow_private: _Optional[bool] = ..., min_text_chars: _Optional[int] = ..., min_hangul_ratio: _Optional[float] = ...) -> None: ...
 
 class Selectors(_message.Message):
     __slots__ = ("title", "body", "author", "published", "tags")

@@ -1,0 +1,1 @@
+"""Spiders of the crawler's Scrapy project (one: `essay`)."""
