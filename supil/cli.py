@@ -259,12 +259,22 @@ def demo(workspace: WorkspaceOption = Path("supil-work/demo")) -> None:
         table, ok = _health_table(addresses, None, "supil services")
         console.print(table)
         _print_plan(spec)
+        from services.crawler.demo_site import DEFAULT_PORT, start_demo_site
+
         try:
-            run_essay(spec, addresses)
+            site = start_demo_site(DEFAULT_PORT)  # the spec's crawl starts at 127.0.0.1:8765
+        except OSError as exc:
+            err_console.print(f"[red]could not serve the demo site on port {DEFAULT_PORT}:[/red] {exc}")
+            raise typer.Exit(1) from None
+        console.print(f"demo site: {site.url} ({len(site.site.posts)} essays)")
+        try:
+            run_essay(spec, addresses, on_event=_print_event)
         except StageError as exc:
             console.print(
                 f"[yellow]pipeline today:[/yellow] stops at stage {exc.stage}: {exc.cause}", highlight=False
             )
+        finally:
+            site.stop()
     except StartError as exc:
         err_console.print(f"[red]could not start services:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -275,6 +285,35 @@ def demo(workspace: WorkspaceOption = Path("supil-work/demo")) -> None:
     console.print(
         "[green]demo done:[/green] services healthy, spec valid. The essay itself arrives with the pipeline issues."
     )
+
+
+@app.command("demo-site")
+def demo_site(
+    port: Annotated[int, typer.Option("--port", help="TCP port on 127.0.0.1 (0 picks a free one)")] = 8765,
+    corpus: Annotated[
+        Path | None,
+        typer.Option("--corpus", help="publish this corpus JSON Lines file (.jsonl or .jsonl.zst) instead"),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="address to bind")] = "127.0.0.1",
+) -> None:
+    """Serve the bundled demo site of original Korean essays (or a corpus as such a site) until Ctrl-C."""
+    from services.crawler.demo_site import start_demo_site
+
+    try:
+        site = start_demo_site(port, host=host, corpus=corpus)
+    except (OSError, ValueError) as exc:
+        err_console.print(f"[red]could not start the demo site:[/red] {exc}")
+        raise typer.Exit(1) from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    console.print(f"demo site: {site.url} ({len(site.site.posts)} posts); start URL {site.start_url}")
+    console.print("Press Ctrl-C to stop.")
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        site.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

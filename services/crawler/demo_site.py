@@ -166,9 +166,9 @@ class Site:
             return self._html(self._listing("최근 글", self.posts[::-1], "/", page))
         if parts[0] == "tags" and len(parts) == 2 and parts[1] in self.tags:
             tag = parts[1]
-            return self._html(self._listing(f"#{tag}", self.tags[tag], quote(f"/tags/{tag}"), page))
+            return self._html(self._listing(f"#{tag}", self.tags[tag][::-1], quote(f"/tags/{tag}"), page))
         if parts[0] == "authors" and len(parts) == 2 and parts[1] in self.authors:
-            posts = self.authors[parts[1]]
+            posts = self.authors[parts[1]][::-1]
             return self._html(self._listing(f"{posts[0].author}의 글", posts, f"/authors/{parts[1]}", page))
         if len(parts) == 2 and parts[0] == "posts" and parts[1].isdigit() and int(parts[1]) in self.by_id:
             post = self.by_id[int(parts[1])]

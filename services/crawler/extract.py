@@ -172,6 +172,11 @@ def extract_article(html: str, url: str, selectors: Selectors) -> Article:
         or (extracted.title if extracted is not None and extracted.title else "")
         or clean_paragraph(sel.xpath("string(//title)").get() or "")
     )
+    if article.extractor == "trafilatura" and article.title:
+        # trafilatura often keeps the headline as the first line of the body
+        first, _, rest = article.text.partition("\n")
+        if first == article.title:
+            article.text = rest
     article.author = (
         _first(sel, selectors.author)
         or next(iter(_meta(sel, "article:author", "author")), "")

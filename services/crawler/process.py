@@ -51,6 +51,8 @@ def crawl_main(plan_fields: dict[str, Any], conn: Connection) -> None:
         settings.setdict(crawl_settings(plan), priority="cmdline")
         settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # ours is set up above
         process = CrawlerProcess(settings)
+        for handler in logging.getLogger().handlers:  # Scrapy sets its loggers' levels; filter at our handler
+            handler.setLevel(plan.log_level)
         process.crawl(EssaySpider)
         process.start()
         # Scrapy closed the crawl itself (finished, cancelled, or stopped by a signal): JOBDIR holds

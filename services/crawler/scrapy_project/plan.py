@@ -23,7 +23,8 @@ BASE_SETTINGS: dict[str, Any] = {
     "CONCURRENT_REQUESTS": 32,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
     "DOWNLOAD_DELAY": 0.25,
-    "RANDOMIZE_DOWNLOAD_DELAY": True,
+    "DOWNLOAD_DELAY_JITTER": 0.5,  # each delay is 0.5-1.5 times the configured one
+    "LOG_FORMATTER": f"{PACKAGE}.logformatter.QuietDropsLogFormatter",
     "AUTOTHROTTLE_ENABLED": True,
     "AUTOTHROTTLE_START_DELAY": 1.0,
     "AUTOTHROTTLE_MAX_DELAY": 30.0,
@@ -119,7 +120,6 @@ def crawl_settings(plan: CrawlPlan) -> dict[str, Any]:
             slots[domain] = {
                 "concurrency": profile.politeness.concurrency,
                 "delay": profile.politeness.download_delay,
-                "randomize_delay": profile.politeness.download_delay > 0,
             }
     settings["DOWNLOAD_SLOTS"] = slots
     settings["JOBDIR"] = str(plan.jobdir)

@@ -44,10 +44,9 @@ class EssaySpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> EssaySpider:
         """Build the spider from the crawl plan in the settings."""
-        plan = CrawlPlan(**crawler.settings.getdict("SUPIL_PLAN"))
-        kwargs.setdefault("profiles", plan.site_profiles())
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        return spider
+        if "profiles" not in kwargs:
+            kwargs["profiles"] = CrawlPlan(**crawler.settings.getdict("SUPIL_PLAN")).site_profiles()
+        return super().from_crawler(crawler, *args, **kwargs)
 
     # ---- requests --------------------------------------------------------------------------
 
@@ -161,10 +160,10 @@ class EssaySpider(Spider):
                 continue
             if self._articles[site] is not None and self._articles[site].search(url):
                 kind = "article"
-            elif follow is None or follow.search(url):
-                # No follow pattern (the generic profile): every in-scope page is followed, and
-                # without an article pattern every page is also a candidate article.
-                kind = "article" if self._articles[site] is None else "page"
+            elif self._articles[site] is None and follow is None:
+                kind = "article"  # no patterns at all (generic): every in-scope page is a candidate
+            elif follow is not None and follow.search(url):
+                kind = "page"
             else:
                 continue
             request = self._request(url, site, kind, depth)
