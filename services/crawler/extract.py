@@ -141,13 +141,14 @@ def _meta(sel: Selector, *names: str) -> list[str]:
     return [clean_paragraph(v) for v in found if v.strip()]
 
 
-def extract_article(html: str, url: str, selectors: Selectors) -> Article:
+def extract_article(html: str, url: str, selectors: Selectors, selector: Selector | None = None) -> Article:
     """Title, author, date, tags and body text of an article page.
 
     Each field comes from its selector when one is given and finds something, else from the page's
     metadata (Open Graph / article:* / author meta tags); the body falls back to trafilatura.
+    Pass the page's already parsed selector (a Scrapy response's) to save parsing it again.
     """
-    sel = Selector(text=html)
+    sel = selector if selector is not None else Selector(text=html)
     article = Article()
     if selectors.body:
         article.text = _paragraphs(sel, selectors.body)

@@ -160,7 +160,14 @@ class CorpusPipeline:
         self.crawler.stats.set_value("supil/corpus_records", entry.records)
         atomic_write_text(
             self.plan.result_path,
-            json.dumps({"reason": reason, "output": entry.name, "records": entry.records}),
+            json.dumps(
+                {
+                    "reason": reason,
+                    "output": entry.name,
+                    "records": entry.records,
+                    "pages": self.crawler.stats.get_value("response_received_count", 0),
+                }
+            ),
         )
         logger.info(
             "crawl %s closed (%s): %s holds %d documents", self.plan.job_id, reason, entry.name, entry.records

@@ -21,6 +21,9 @@ BASE_SETTINGS: dict[str, Any] = {
     "USER_AGENT": DEFAULT_USER_AGENT,
     "ROBOTSTXT_OBEY": True,
     "CONCURRENT_REQUESTS": 32,
+    # Scrapy starts this many asyncio workers per response to process its output; a page yields one
+    # item and a few dozen requests, and 100 workers per page cost more CPU than the page itself.
+    "CONCURRENT_ITEMS": 4,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
     "DOWNLOAD_DELAY": 0.25,
     "DOWNLOAD_DELAY_JITTER": 0.5,  # each delay is 0.5-1.5 times the configured one

@@ -127,7 +127,7 @@ class EssaySpider(Spider):
     def article(self, response: TextResponse, site: int) -> EssayPage | None:
         """Extract one article page into an item (pipelines validate and deduplicate it)."""
         profile = self.profiles[site]
-        extracted = extract_article(response.text, response.url, profile.selectors)
+        extracted = extract_article(response.text, response.url, profile.selectors, response.selector)
         canonical = response.css("link[rel=canonical]::attr(href)").get()
         if canonical:
             canonical = response.urljoin(canonical)
