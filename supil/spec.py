@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -106,6 +106,71 @@ class Crawl(_Strict):
         return self
 
 
+# The cleaner's step names in pipeline order (services/cleaner/steps.py STEP_NAMES; a test keeps them equal).
+CLEAN_STEPS = (
+    "html_entities",
+    "nfc",
+    "control_chars",
+    "bad_chars",
+    "odd_spaces",
+    "punctuation",
+    "email",
+    "url",
+    "mentions",
+    "hashtags",
+    "news_copyright",
+    "photo_captions",
+    "boilerplate",
+    "repeat_normalize",
+    "spaces",
+)
+
+
+class Clean(_Strict):
+    """[clean]: which cleaning steps run, the filters' thresholds, dedup and sentence splitting."""
+
+    steps: list[str] | None = Field(default=None, description="step names; all of them when absent")
+    boilerplate: list[str] | None = Field(
+        default=None,
+        description="lines to remove: substrings or 're:' regexes; the built-in list when absent",
+    )
+    min_chars: Annotated[int, Field(ge=0, le=MAX_TARGET_CHARS)] = 100
+    max_chars: Annotated[int, Field(gt=0, le=100_000_000)] = 100_000
+    min_hangul_ratio: Annotated[float, Field(ge=0, le=1)] = 0.5
+    min_sentences: Annotated[int, Field(ge=0, le=100_000)] = 3
+    max_repetition: Annotated[float, Field(gt=0, le=1)] = 0.3
+    dedup_exact: bool = True
+    dedup_near: bool = True
+    near_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.85
+    num_perm: Annotated[int, Field(ge=16, le=1024)] = 128
+    sentence_backend: Literal["fast", "pecab"] = "fast"
+    write_sentences: bool = False
+
+    @field_validator("steps")
+    @classmethod
+    def _known_steps(cls, steps: list[str] | None) -> list[str] | None:
+        unknown = [s for s in steps or [] if s not in CLEAN_STEPS]
+        if unknown:
+            raise ValueError(f"unknown step(s) {', '.join(unknown)}; known: {', '.join(CLEAN_STEPS)}")
+        return steps
+
+    @field_validator("boilerplate")
+    @classmethod
+    def _boilerplate_patterns(cls, entries: list[str] | None) -> list[str] | None:
+        for entry in entries or []:
+            if not entry or entry == "re:":
+                raise ValueError("an entry is empty")
+            if entry.startswith("re:"):
+                _regex(entry[3:])
+        return entries
+
+    @model_validator(mode="after")
+    def _chars_range(self) -> Clean:
+        if self.min_chars > self.max_chars:
+            raise ValueError(f"min_chars ({self.min_chars}) is more than max_chars ({self.max_chars})")
+        return self
+
+
 class Model(_Strict):
     """[model]: the base model and how writers are trained."""
 
@@ -172,6 +237,7 @@ class EssaySpec(_Strict):
 
     essay: Essay
     crawl: Crawl = Field(default_factory=Crawl)
+    clean: Clean = Field(default_factory=Clean)
     model: Model = Field(default_factory=Model)
     generate: Generate = Field(default_factory=Generate)
     sections: Annotated[list[Section], Field(min_length=1, max_length=100)]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from services.cleaner.pipeline import default_workers
 from services.cleaner.servicer import CleanerServicer
 from services.runtime import (
     ArtifactStore,
+    ConfigError,
     JobRunner,
     Registration,
     ServiceConfig,
@@ -14,13 +20,42 @@ from services.runtime import (
 from services.runtime import create_server as create_runtime_server
 from supil.v1 import cleaner_pb2, cleaner_pb2_grpc
 
+WORKERS_VARIABLE = "SUPIL_CLEANER_WORKERS"
+
+
+@dataclass(frozen=True)
+class CleanerConfig:
+    """The cleaner's own settings: how many processes a clean job uses."""
+
+    workers: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CleanerConfig:
+        """Read SUPIL_CLEANER_WORKERS (default: the cores this process may use); fail fast if bad."""
+        env = os.environ if env is None else env
+        raw = env.get(WORKERS_VARIABLE, "").strip()
+        if not raw:
+            return cls(default_workers())
+        try:
+            workers = int(raw)
+        except ValueError:
+            raise ConfigError(f"{WORKERS_VARIABLE}: {raw!r} is not a whole number") from None
+        if not 1 <= workers <= 256:
+            raise ConfigError(f"{WORKERS_VARIABLE}: {workers} must be between 1 and 256")
+        return cls(workers)
+
 
 def create_server(
-    config: ServiceConfig, *, store: ArtifactStore | None = None, runner: JobRunner | None = None
+    config: ServiceConfig,
+    *,
+    store: ArtifactStore | None = None,
+    runner: JobRunner | None = None,
+    cleaner_config: CleanerConfig | None = None,
 ) -> tuple[ServiceServer, int]:
     """A bound, not yet started cleaner server with health, reflection and JobService."""
+    cleaner_config = cleaner_config or CleanerConfig.from_env()
     parts = ServiceParts.build(config, store, runner)
-    servicer = CleanerServicer(parts)
+    servicer = CleanerServicer(parts, workers=cleaner_config.workers)
     registration = Registration.of(
         cleaner_pb2, "CleanerService", cleaner_pb2_grpc.add_CleanerServiceServicer_to_server, servicer
     )

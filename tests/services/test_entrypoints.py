@@ -72,12 +72,12 @@ CALLS = [
     ),
     (
         "cleaner",
-        lambda ch: cleaner_pb2_grpc.CleanerServiceStub(ch).CleanText(cleaner_pb2.CleanTextRequest(text="x")),
+        lambda ch: cleaner_pb2_grpc.CleanerServiceStub(ch).CleanText(cleaner_pb2.CleanTextRequest(text="")),
     ),
     (
         "cleaner",
         lambda ch: cleaner_pb2_grpc.CleanerServiceStub(ch).SplitSentences(
-            cleaner_pb2.SplitSentencesRequest(text="x")
+            cleaner_pb2.SplitSentencesRequest(text="")
         ),
     ),
     (
