@@ -295,6 +295,9 @@ def search(
     """Print an index's hits for a query with highlighted snippets (quick checks before committing to queries)."""
     from supil.v1 import retriever_pb2, retriever_pb2_grpc
 
+    if k <= 0:  # on the wire 0 means "the default", so refuse it here
+        err_console.print(f"[red]search failed:[/red] k must be positive, got {k}", highlight=False)
+        raise typer.Exit(1)
     request = retriever_pb2.SearchRequest(
         index=index, query=query, k=k, options=retriever_pb2.QueryOptions(theme=theme, rm3=rm3)
     )
