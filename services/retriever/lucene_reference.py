@@ -140,10 +140,30 @@ class LuceneNori:
         return [t.term for t in self.analyze(text)]
 
 
-class LuceneBM25Index:
-    """A real Lucene index (BM25, k1 1.2, b 0.75) over pre-analyzed terms, searched with TermQuerys."""
+def nori_analyzer(settings: AnalyzerSettings | None = None) -> Any:
+    """A Lucene Analyzer (CustomAnalyzer) with the Nori chain Elasticsearch builds from our settings."""
+    start_jvm()
+    from org.apache.lucene.analysis.custom import CustomAnalyzer  # type: ignore[import-not-found]
 
-    def __init__(self, path: Path | None = None, k1: float = 1.2, b: float = 0.75) -> None:
+    settings = settings or AnalyzerSettings()
+    if settings.user_dictionary:
+        raise ReferenceUnavailable("the reference analyzer takes no user dictionary (use LuceneNori)")
+    builder = CustomAnalyzer.builder()
+    builder.withTokenizer(
+        "korean", "decompoundMode", settings.decompound_mode.upper(), "discardPunctuation", "true"
+    )
+    builder.addTokenFilter("koreanPartOfSpeechStop", "tags", ",".join(sorted(settings.stop_tags)))
+    builder.addTokenFilter("koreanReadingForm")
+    builder.addTokenFilter("lowercase")
+    return builder.build()
+
+
+class LuceneBM25Index:
+    """A real Lucene index (BM25, k1 1.2, b 0.75), over pre-analyzed terms or analyzed by Nori in Java."""
+
+    def __init__(
+        self, path: Path | None = None, k1: float = 1.2, b: float = 0.75, analyzer: Any = None
+    ) -> None:
         start_jvm()
         from java.nio.file import Paths  # type: ignore[import-not-found]
         from org.apache.lucene.analysis.core import WhitespaceAnalyzer  # type: ignore[import-not-found]
@@ -157,7 +177,7 @@ class LuceneBM25Index:
             path = Path(self._tmp.name)
         self._directory = MMapDirectory(Paths.get(str(path)))
         self._similarity = BM25Similarity(k1, b)
-        config = IndexWriterConfig(WhitespaceAnalyzer())
+        config = IndexWriterConfig(analyzer if analyzer is not None else WhitespaceAnalyzer())
         config.setSimilarity(self._similarity)
         config.setRAMBufferSizeMB(256.0)
         self._writer = IndexWriter(self._directory, config)
@@ -175,6 +195,20 @@ class LuceneBM25Index:
         doc = Document()
         doc.add(StringField("id", doc_id, Field.Store.YES))
         doc.add(TextField("text", " ".join(terms), Field.Store.NO))
+        self._writer.addDocument(doc)
+
+    def add_text(self, doc_id: str, text: str) -> None:
+        """Index a raw text with the index's own analyzer (Nori, when built with nori_analyzer())."""
+        from org.apache.lucene.document import (  # type: ignore[import-not-found]
+            Document,
+            Field,
+            StringField,
+            TextField,
+        )
+
+        doc = Document()
+        doc.add(StringField("id", doc_id, Field.Store.YES))
+        doc.add(TextField("text", text, Field.Store.NO))
         self._writer.addDocument(doc)
 
     def add_all(self, docs: Iterable[tuple[str, Sequence[str]]]) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import random
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -160,11 +161,24 @@ def rm3_expand(
     return [(term, w) for term, w in mixed.items() if w > 0]
 
 
+_PLANNERS: dict[AnalyzerSettings, QueryPlanner] = {}
+_PLANNERS_LOCK = threading.Lock()
+
+
+def planner_for(settings: AnalyzerSettings) -> QueryPlanner:
+    """A shared planner per analysis (its analyzers keep one MeCab tagger per thread)."""
+    with _PLANNERS_LOCK:
+        planner = _PLANNERS.get(settings)
+        if planner is None:
+            planner = _PLANNERS[settings] = QueryPlanner(settings)
+        return planner
+
+
 def run_query(
     index: SearchableIndex, query: str, options: QueryOptions, k: int
 ) -> tuple[list[SearchHit], int, QueryPlanner]:
     """Search an index with the shared semantics; returns hits (no snippets yet), the match count and the planner."""
-    planner = QueryPlanner(index.settings)
+    planner = planner_for(index.settings)
     terms = planner.terms(query)
     filters = planner.filters(options)
     if options.rm3:
