@@ -48,6 +48,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/crawl.py
+	$(BIN)/python bench/retrieve.py --size 16
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache supil-work

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from supil import __version__
-from supil.client import health_status, list_services, open_channel
+from supil.client import error_text, health_status, list_services, open_channel
 from supil.local import SERVICE_NAMES, LocalServices, StartError
 from supil.orchestrator import StageError, plan_sections, run_essay
 from supil.spec import EssaySpec, SpecError, check_address, load_spec
@@ -314,6 +314,60 @@ def demo_site(
             pass
     finally:
         site.stop()
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="the sub-topic query, e.g. '희망과 함께'")],
+    index: Annotated[str, typer.Option("--index", "-i", help="index name")] = "corpus",
+    k: Annotated[int, typer.Option("-k", help="hits to show")] = 10,
+    theme: Annotated[str, typer.Option("--theme", help="word every hit must contain")] = "",
+    rm3: Annotated[bool, typer.Option("--rm3", help="expand the query from the top hits (RM3)")] = False,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address", envvar="SUPIL_RETRIEVER_ADDRESS", help="retriever host:port (else in-process)"
+        ),
+    ] = None,
+    workspace: WorkspaceOption = Path("supil-work"),
+) -> None:
+    """Print an index's hits for a query with highlighted snippets (quick checks before committing to queries)."""
+    from supil.v1 import retriever_pb2, retriever_pb2_grpc
+
+    if k <= 0:  # on the wire 0 means "the default", so refuse it here
+        err_console.print(f"[red]search failed:[/red] k must be positive, got {k}", highlight=False)
+        raise typer.Exit(1)
+    request = retriever_pb2.SearchRequest(
+        index=index, query=query, k=k, options=retriever_pb2.QueryOptions(theme=theme, rm3=rm3)
+    )
+    if address:
+        channel = open_channel(address, os.environ.get("SUPIL_TOKEN") or None)
+        try:
+            response = retriever_pb2_grpc.RetrieverServiceStub(channel).Search(request, timeout=60)
+        except grpc.RpcError as exc:
+            err_console.print(f"[red]search failed:[/red] {error_text(exc)}", highlight=False)
+            raise typer.Exit(1) from None
+        finally:
+            channel.close()
+    else:
+        from services.retriever.local import search_in_workspace
+        from services.runtime import SupilError
+
+        try:
+            response = search_in_workspace(workspace, request)
+        except SupilError as exc:
+            err_console.print(f"[red]search failed:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    console.print(
+        f"{len(response.hits)} of {response.total_hits} matching documents in {index!r}", highlight=False
+    )
+    for rank, hit in enumerate(response.hits, start=1):
+        title = hit.title or hit.id
+        console.print(
+            f"[bold]{rank}. {title}[/bold]  [dim]{hit.id} · {hit.source} · {hit.score:.3f}[/dim]",
+            highlight=False,
+        )
+        console.print("   " + hit.snippet.replace("«", "[yellow]").replace("»", "[/yellow]"), highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

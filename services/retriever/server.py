@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from services.retriever.config import RetrieverConfig
+from services.retriever.retriever import Retriever
 from services.retriever.servicer import RetrieverServicer
 from services.runtime import (
     ArtifactStore,
@@ -16,11 +18,22 @@ from supil.v1 import retriever_pb2, retriever_pb2_grpc
 
 
 def create_server(
-    config: ServiceConfig, *, store: ArtifactStore | None = None, runner: JobRunner | None = None
+    config: ServiceConfig,
+    *,
+    store: ArtifactStore | None = None,
+    runner: JobRunner | None = None,
+    retriever_config: RetrieverConfig | None = None,
+    retriever: Retriever | None = None,
 ) -> tuple[ServiceServer, int]:
-    """A bound, not yet started retriever server with health, reflection and JobService."""
+    """A bound, not yet started retriever server with health, reflection and JobService.
+
+    The retriever settings come from the environment (SUPIL_RETRIEVER_BACKEND, SUPIL_ES_URL, ...)
+    unless given; a bad value raises ConfigError naming the variable.
+    """
     parts = ServiceParts.build(config, store, runner)
-    servicer = RetrieverServicer(parts)
+    if retriever is None:
+        retriever = Retriever(parts.store, retriever_config or RetrieverConfig.from_env())
+    servicer = RetrieverServicer(parts, retriever)
     registration = Registration.of(
         retriever_pb2, "RetrieverService", retriever_pb2_grpc.add_RetrieverServiceServicer_to_server, servicer
     )

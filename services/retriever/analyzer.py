@@ -1,0 +1,336 @@
+"""Korean analysis that reproduces Elasticsearch's Nori chain on mecab-ko with mecab-ko-dic."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from services.runtime import InvalidArgument
+
+# Nori's KoreanPartOfSpeechStopFilter.DEFAULT_STOP_TAGS.
+NORI_DEFAULT_STOP_TAGS = frozenset(
+    {
+        "E",
+        "IC",
+        "J",
+        "MAG",
+        "MAJ",
+        "MM",
+        "SP",
+        "SSC",
+        "SSO",
+        "SC",
+        "SE",
+        "XPN",
+        "XSA",
+        "XSN",
+        "XSV",
+        "UNA",
+        "NA",
+        "VSV",
+    }
+)
+# Lucene's POS.Tag names (after resolveTag folds J* into J and E* into E).
+NORI_TAGS = frozenset(
+    "E IC J MAG MAJ MM NNG NNP NNB NNBC NP NR SF SH SL SN SP SSC SSO SC SY SE VA VCN VCP VV VX "
+    "XPN XR XSA XSN XSV UNKNOWN UNA NA VSV".split()
+)
+DECOMPOUND_MODES = ("none", "discard", "mixed")
+# Character.getType categories Nori's isPunctuation() accepts (Java's types, in Unicode's names).
+_PUNCT_CATEGORIES = frozenset("Zs Zl Zp Cc Cf Pd Ps Pe Pc Po Sm Sc Sk So Pi Pf".split())
+_NODE_FORMAT = r"%ps\t%pe\t%m\t%H\n"
+# A user word beats any path through the dictionary, as Nori's user entries (cost -100000) do.
+USER_WORD_POS = "NNG"
+
+
+def resolve_tag(tag: str) -> str:
+    """Nori's POS.resolveTag: J* -> J, E* -> E, otherwise the tag itself (UNKNOWN when foreign)."""
+    if tag.startswith("J"):
+        return "J"
+    if tag.startswith("E"):
+        return "E"
+    return tag if tag in NORI_TAGS else "UNKNOWN"
+
+
+def _is_punctuation(ch: str) -> bool:
+    return unicodedata.category(ch) in _PUNCT_CATEGORIES
+
+
+class Token(NamedTuple):
+    """One analyzed token, as Nori's attributes describe it."""
+
+    term: str
+    pos: str
+    start: int
+    end: int
+    position: int
+    position_length: int
+    pos_type: str
+
+
+@dataclass(frozen=True)
+class AnalyzerSettings:
+    """How to analyze: Nori's decompound mode, the POS tags dropped and the user dictionary."""
+
+    decompound_mode: str = "discard"
+    stop_tags: frozenset[str] = NORI_DEFAULT_STOP_TAGS
+    user_dictionary: tuple[str, ...] = ()
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.decompound_mode not in DECOMPOUND_MODES:
+            raise InvalidArgument(
+                f"decompound_mode {self.decompound_mode!r} is not one of {', '.join(DECOMPOUND_MODES)}"
+            )
+        unknown = sorted(set(self.stop_tags) - NORI_TAGS)
+        if unknown:
+            raise InvalidArgument(f"unknown stop tags {unknown}; Nori's tags are {sorted(NORI_TAGS)}")
+        for rule in self.user_dictionary:
+            parts = rule.split()
+            if not parts or (len(parts) > 1 and "".join(parts[1:]) != parts[0]):
+                raise InvalidArgument(
+                    f"user dictionary rule {rule!r}: write a noun, or a compound and its parts "
+                    "spelling it out ('세종시 세종 시')"
+                )
+
+    @classmethod
+    def from_proto(cls, options: Any) -> AnalyzerSettings:
+        """Settings from an AnalyzerOptions message; unset fields take Nori's defaults."""
+        modes = {0: "discard", 1: "none", 2: "discard", 3: "mixed"}
+        if options.decompound_mode not in modes:
+            raise InvalidArgument(f"decompound_mode {options.decompound_mode} is not a known DecompoundMode")
+        stop_tags = NORI_DEFAULT_STOP_TAGS
+        if options.stop_tags or options.stop_tags_set:
+            stop_tags = frozenset(t.strip().upper() for t in options.stop_tags if t.strip())
+        rules = tuple(r.strip() for r in options.user_dictionary if r.strip())
+        return cls(modes[options.decompound_mode], stop_tags, rules)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able description (stored beside an index so it is queried as it was built)."""
+        return {
+            "decompound_mode": self.decompound_mode,
+            "stop_tags": sorted(self.stop_tags),
+            "user_dictionary": list(self.user_dictionary),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AnalyzerSettings:
+        """The inverse of to_json."""
+        return cls(data["decompound_mode"], frozenset(data["stop_tags"]), tuple(data["user_dictionary"]))
+
+    def fingerprint(self) -> str:
+        """A short digest identifying the analysis (token caches are keyed by it)."""
+        raw = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(raw).hexdigest()[:16]
+
+    def elasticsearch_analysis(self) -> dict[str, Any]:
+        """The index `analysis` settings that make Elasticsearch's Nori analyze exactly like this."""
+        tokenizer: dict[str, Any] = {
+            "type": "nori_tokenizer",
+            "decompound_mode": self.decompound_mode,
+            "discard_punctuation": True,
+        }
+        if self.user_dictionary:
+            tokenizer["user_dictionary_rules"] = list(self.user_dictionary)
+        return {
+            "tokenizer": {"supil_nori_tokenizer": tokenizer},
+            "filter": {"supil_nori_pos": {"type": "nori_part_of_speech", "stoptags": sorted(self.stop_tags)}},
+            "analyzer": {
+                "supil_nori": {
+                    "type": "custom",
+                    "tokenizer": "supil_nori_tokenizer",
+                    "filter": ["supil_nori_pos", "nori_readingform", "lowercase"],
+                },
+                # Without the POS filter: theme and must/must_not words are checked on this one.
+                "supil_nori_all": {
+                    "type": "custom",
+                    "tokenizer": "supil_nori_tokenizer",
+                    "filter": ["nori_readingform", "lowercase"],
+                },
+            },
+        }
+
+
+class Analyzer:
+    """Nori's tokenizer + part_of_speech + readingform + lowercase, on mecab-ko and mecab-ko-dic."""
+
+    def __init__(self, settings: AnalyzerSettings | None = None) -> None:
+        import mecab_ko  # deferred: the client never needs the native tagger
+
+        self.settings = settings or AnalyzerSettings()
+        self._mecab_ko = mecab_ko
+        self._local = threading.local()
+        self._mode = self.settings.decompound_mode
+        self._stop = self.settings.stop_tags
+        self._user_parts: dict[str, tuple[str, ...]] = {}
+        for rule in self.settings.user_dictionary:
+            word, *parts = rule.split()
+            self._user_parts[word] = tuple(parts)
+        self._user_re = None
+        if self._user_parts:
+            words = sorted(self._user_parts, key=len, reverse=True)
+            self._user_re = re.compile("|".join(re.escape(w) for w in words))
+
+    def _tagger(self) -> Any:
+        tagger = getattr(self._local, "tagger", None)
+        if tagger is None:  # MeCab taggers are not thread-safe: one per thread
+            tagger = self._mecab_ko.Tagger(
+                # single quotes: mecab_ko splits its arguments with shlex, which eats bare backslashes
+                f"'--node-format={_NODE_FORMAT}' '--unk-format={_NODE_FORMAT}' '--eos-format=EOS\\n'"
+            )
+            self._local.tagger = tagger
+        return tagger
+
+    # ---- public API ----------------------------------------------------------------------------
+
+    def analyze(self, text: str) -> list[Token]:
+        """All tokens of a text with POS, offsets and positions, as Nori would emit them."""
+        out: list[Token] = []
+        self._run(text, out)
+        return out
+
+    def terms(self, text: str) -> list[str]:
+        """Just the indexed terms of a text (the fast path used for indexing and queries)."""
+        return [t.term for t in self.analyze(text) if t.position_length >= 1]
+
+    def index_terms(self, text: str) -> tuple[list[str], int]:
+        """Terms to index and the field length Lucene would record (overlapping tokens discounted)."""
+        terms: list[str] = []
+        length = 0
+        last = -1
+        for token in self.analyze(text):
+            terms.append(token.term)
+            if token.position != last:
+                length += 1
+                last = token.position
+        return terms, length
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    def _run(self, text: str, out: list[Token]) -> None:
+        state = [0]  # next position (Lucene positions start at 0 and skip removed tokens)
+        offset = 0
+        # Paragraphs are analyzed one by one: a newline is a boundary for Nori too.
+        for line in text.split("\n"):
+            if line.strip():
+                self._line(line, offset, out, state)
+            offset += len(line) + 1
+
+    def _line(self, line: str, base: int, out: list[Token], state: list[int]) -> None:
+        if self._user_re is None:
+            self._mecab(line, base, out, state)
+            return
+        cursor = 0
+        for match in self._user_re.finditer(line):
+            if match.start() > cursor:
+                self._mecab(line[cursor : match.start()], base + cursor, out, state)
+            word = match.group()
+            parts = self._user_parts[word]
+            kind = "COMPOUND" if parts else "MORPHEME"
+            morphemes = [(p, USER_WORD_POS) for p in parts] if parts else None
+            self._emit(word, USER_WORD_POS, kind, None, morphemes, base + match.start(), out, state)
+            cursor = match.end()
+        if cursor < len(line):
+            self._mecab(line[cursor:], base + cursor, out, state)
+
+    def _mecab(self, segment: str, base: int, out: list[Token], state: list[int]) -> None:
+        if not segment.strip():
+            return
+        encoded = segment.encode("utf-8")
+        ascii_only = len(encoded) == len(segment)
+        parsed = self._tagger().parse(segment)
+        byte_pos = 0
+        char_pos = 0
+        for row in parsed.split("\n"):
+            if not row or row == "EOS":
+                continue
+            ps, pe, surface, feature = row.split("\t", 3)
+            start_b = int(ps)
+            if ascii_only:
+                char_pos = start_b
+            elif start_b != byte_pos:
+                char_pos += len(encoded[byte_pos:start_b].decode("utf-8", "replace"))
+            byte_pos = int(pe)
+            start = char_pos
+            char_pos += len(surface)
+            if not surface or (_is_punctuation(surface[0])):
+                continue  # Nori discards a token whose first character is punctuation
+            features = feature.split(",")
+            kind = features[4] if len(features) > 7 else "*"
+            if kind == "*":
+                pos = resolve_tag(features[0])
+                reading = features[3] if len(features) > 3 else "*"
+                self._emit(surface, pos, "MORPHEME", reading, None, base + start, out, state)
+                continue
+            pos_type = {"Compound": "COMPOUND", "Inflect": "INFLECT", "Preanalysis": "PREANALYSIS"}.get(
+                kind, "MORPHEME"
+            )
+            if pos_type == "COMPOUND" or features[5] == "*":
+                pos = resolve_tag(features[0].split("+")[0])
+            else:
+                pos = resolve_tag(features[5])
+            morphemes = _morphemes(features[7]) if features[7] != "*" else None
+            self._emit(surface, pos, pos_type, features[3], morphemes, base + start, out, state)
+
+    def _emit(
+        self,
+        surface: str,
+        pos: str,
+        pos_type: str,
+        reading: str | None,
+        morphemes: Sequence[tuple[str, str]] | None,
+        start: int,
+        out: list[Token],
+        state: list[int],
+    ) -> None:
+        end = start + len(surface)
+        if pos_type == "MORPHEME" or self._mode == "none" or not morphemes:
+            if pos in self._stop:
+                state[0] += 1
+                return
+            term = reading if reading and reading != "*" else surface
+            out.append(Token(term.lower(), pos, start, end, state[0], 1, pos_type))
+            state[0] += 1
+            return
+        parts: list[Token] = []
+        part_end = end
+        spans: list[tuple[int, int]] = []
+        for part_surface, _tag in reversed(morphemes):
+            if pos_type == "COMPOUND":
+                spans.append((part_end - len(part_surface), part_end))
+                part_end -= len(part_surface)
+            else:
+                spans.append((start, end))
+        spans.reverse()
+        first = state[0]
+        kept_whole = self._mode == "mixed" and pos not in self._stop
+        if kept_whole:
+            term = reading if reading and reading != "*" else surface
+            parts.append(Token(term.lower(), pos, start, end, first, max(1, len(morphemes)), pos_type))
+        for (part_surface, tag), (s, e) in zip(morphemes, spans, strict=True):
+            if tag not in self._stop:
+                parts.append(Token(part_surface.lower(), tag, s, e, state[0], 1, "MORPHEME"))
+            state[0] += 1
+        out.extend(parts)
+
+
+def _morphemes(expression: str) -> list[tuple[str, str]]:
+    """Parse mecab-ko-dic's expression column ('가볍/VA/*+ᆫ/ETM/*') into (surface, Nori tag)."""
+    result = []
+    for part in expression.split("+"):
+        pieces = part.split("/")
+        if len(pieces) < 2:
+            continue
+        result.append((pieces[0], resolve_tag(pieces[1])))
+    return result
+
+
+def analyze_many(analyzer: Analyzer, texts: Iterable[str]) -> list[list[str]]:
+    """Terms of several texts."""
+    return [analyzer.terms(text) for text in texts]

@@ -1,0 +1,68 @@
+"""Lucene's BM25 arithmetic (float32, SmallFloat-quantized field lengths) for the embedded index."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _long_to_int4(i: int) -> int:
+    num_bits = i.bit_length()
+    if num_bits < 4:
+        return i
+    shift = num_bits - 4
+    encoded = (i >> shift) & 0x07
+    return encoded | ((shift + 1) << 3)
+
+
+def _int4_to_long(i: int) -> int:
+    bits = i & 0x07
+    shift = (i >> 3) - 1
+    return bits if shift == -1 else (bits | 0x08) << shift
+
+
+_MAX_INT4 = _long_to_int4(2**31 - 1)
+_NUM_FREE_VALUES = 255 - _MAX_INT4
+
+
+def int_to_byte4(i: int) -> int:
+    """Lucene's SmallFloat.intToByte4 (as an unsigned byte): how a field length is stored in norms."""
+    if i < _NUM_FREE_VALUES:
+        return i
+    return _NUM_FREE_VALUES + _long_to_int4(i - _NUM_FREE_VALUES)
+
+
+def byte4_to_int(b: int) -> int:
+    """Lucene's SmallFloat.byte4ToInt: the field length a stored norm stands for."""
+    if b < _NUM_FREE_VALUES:
+        return b
+    return _NUM_FREE_VALUES + _int4_to_long(b - _NUM_FREE_VALUES)
+
+
+LENGTH_TABLE = np.array([byte4_to_int(i) for i in range(256)], dtype=np.float32)
+
+
+def quantized_lengths(lengths: np.ndarray) -> np.ndarray:
+    """Field lengths as Lucene sees them after the norm round trip."""
+    encode = np.array([int_to_byte4(int(n)) for n in range(min(int(lengths.max(initial=0)) + 1, 1 << 16))])
+    out = np.empty(len(lengths), dtype=np.float32)
+    small = lengths < len(encode)
+    out[small] = LENGTH_TABLE[encode[lengths[small]]]
+    for i in np.flatnonzero(~small):
+        out[i] = LENGTH_TABLE[int_to_byte4(int(lengths[i]))]
+    return out
+
+
+def lucene_idf(doc_freq: np.ndarray, doc_count: int) -> np.ndarray:
+    """BM25Similarity.idf: log(1 + (N - df + 0.5) / (df + 0.5)), in double, stored as float."""
+    df = doc_freq.astype(np.float64)
+    return np.log(1.0 + (doc_count - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+
+def lucene_scores(
+    tf: np.ndarray, doc_length: np.ndarray, idf: np.ndarray, avgdl: float, k1: float, b: float
+) -> np.ndarray:
+    """Per-posting scores as BM25Scorer computes them: weight - weight / (1 + freq * normInverse)."""
+    k1f, bf, avg = np.float32(k1), np.float32(b), np.float32(avgdl)
+    norm_inverse = np.float32(1.0) / (k1f * ((np.float32(1.0) - bf) + bf * doc_length / avg))
+    weight = idf.astype(np.float32)
+    return weight - weight / (np.float32(1.0) + tf.astype(np.float32) * norm_inverse.astype(np.float32))

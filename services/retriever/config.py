@@ -1,0 +1,77 @@
+"""The retriever's own settings (backend choice, Elasticsearch address), read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from services.runtime import ConfigError
+
+BACKENDS = ("embedded", "elasticsearch")
+
+
+@dataclass(frozen=True)
+class RetrieverConfig:
+    """Which backend new indexes use by default, how to reach Elasticsearch, how many analyzers run."""
+
+    backend: str = "embedded"
+    es_url: str | None = None
+    es_api_key: str | None = None
+    es_index_prefix: str = "supil-"
+    es_timeout_s: float = 60.0
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(
+                f"SUPIL_RETRIEVER_BACKEND: {self.backend!r} is not one of {', '.join(BACKENDS)}"
+            )
+        if self.backend == "elasticsearch" and not self.es_url:
+            raise ConfigError(
+                "SUPIL_ES_URL is not set but SUPIL_RETRIEVER_BACKEND=elasticsearch needs it "
+                "(e.g. http://localhost:9200)"
+            )
+        if self.es_url and not self.es_url.startswith(("http://", "https://")):
+            raise ConfigError(f"SUPIL_ES_URL: {self.es_url!r} is not an http(s) URL")
+        if not 1 <= self.workers <= 256:
+            raise ConfigError(f"SUPIL_RETRIEVER_WORKERS: {self.workers} is not in 1..256")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RetrieverConfig:
+        """Read SUPIL_RETRIEVER_BACKEND, SUPIL_ES_URL, SUPIL_ES_API_KEY, SUPIL_ES_INDEX_PREFIX,
+        SUPIL_ES_TIMEOUT_S and SUPIL_RETRIEVER_WORKERS; a bad value raises ConfigError naming it."""
+        env = os.environ if env is None else env
+        raw_workers = env.get("SUPIL_RETRIEVER_WORKERS", "")
+        try:
+            workers = int(raw_workers) if raw_workers else min(2, os.cpu_count() or 1)
+        except ValueError:
+            raise ConfigError(f"SUPIL_RETRIEVER_WORKERS: {raw_workers!r} is not an integer") from None
+        raw_timeout = env.get("SUPIL_ES_TIMEOUT_S", "60")
+        try:
+            timeout = float(raw_timeout)
+        except ValueError:
+            raise ConfigError(f"SUPIL_ES_TIMEOUT_S: {raw_timeout!r} is not a number") from None
+        return cls(
+            backend=env.get("SUPIL_RETRIEVER_BACKEND", "embedded").strip().lower() or "embedded",
+            es_url=env.get("SUPIL_ES_URL") or None,
+            es_api_key=env.get("SUPIL_ES_API_KEY") or None,
+            es_index_prefix=env.get("SUPIL_ES_INDEX_PREFIX", "supil-"),
+            es_timeout_s=timeout,
+            workers=workers,
+        )
+
+    def elasticsearch_client(self):
+        """A client for SUPIL_ES_URL that retries 429/502/503/504 itself too."""
+        from elasticsearch import Elasticsearch
+
+        if not self.es_url:
+            raise ConfigError("SUPIL_ES_URL is not set; the Elasticsearch backend needs it")
+        return Elasticsearch(
+            self.es_url,
+            api_key=self.es_api_key,
+            request_timeout=self.es_timeout_s,
+            retry_on_status=(429, 502, 503, 504),
+            max_retries=5,
+            retry_on_timeout=True,
+        )

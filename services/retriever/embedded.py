@@ -1,0 +1,474 @@
+"""The embedded backend: a bm25s index per corpus artifact, persisted in the workspace, loaded with mmap."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zstandard
+
+from services.retriever.analyzer import Analyzer, AnalyzerSettings
+from services.retriever.bm25 import lucene_idf, lucene_scores, quantized_lengths
+from services.runtime import ArtifactStore, Document, FailedPrecondition, NotFound, read_corpus
+
+logger = logging.getLogger(__name__)
+
+INDEX_PREFIX = "indexes"
+FORMAT = 1
+PARALLEL_MIN_DOCS = 256
+
+
+def index_artifact(name: str) -> str:
+    """The workspace artifact that holds the embedded index called name."""
+    return f"{INDEX_PREFIX}/{name}"
+
+
+@dataclass
+class AnalyzedDoc:
+    """What indexing needs from one document's analysis."""
+
+    terms: list[str]  # scored terms (stop tags removed), with repeats
+    length: int  # field length as Lucene's norms record it (overlapping tokens discounted)
+    filter_terms: list[str]  # unique terms of the analysis without stop tags (theme/must filters)
+
+
+@dataclass
+class Filters:
+    """Required and excluded term groups, checked on the analysis without stop tags."""
+
+    required: list[str]
+    excluded: list[list[str]]
+
+
+class DocumentAnalyzer:
+    """Analyzes once without stop tags and derives both the scored terms and the filter terms."""
+
+    def __init__(self, settings: AnalyzerSettings) -> None:
+        self.settings = settings
+        self._all = Analyzer(
+            AnalyzerSettings(settings.decompound_mode, frozenset(), settings.user_dictionary)
+        )
+        self._stop = settings.stop_tags
+
+    def analyze(self, text: str) -> AnalyzedDoc:
+        """Scored terms, norm length and filter terms of a text."""
+        terms: list[str] = []
+        positions: set[int] = set()
+        seen: dict[str, None] = {}
+        for token in self._all.analyze(text):
+            seen.setdefault(token.term, None)
+            if token.pos not in self._stop:
+                terms.append(token.term)
+                positions.add(token.position)
+        return AnalyzedDoc(terms, len(positions), list(seen))
+
+    def filter_terms(self, text: str) -> list[str]:
+        """Unique terms of a text analyzed without stop tags (how theme and must words are read)."""
+        return list(dict.fromkeys(t.term for t in self._all.analyze(text)))
+
+
+_worker: DocumentAnalyzer | None = None
+
+
+def _init_worker(settings_json: dict[str, Any]) -> None:
+    global _worker
+    _worker = DocumentAnalyzer(AnalyzerSettings.from_json(settings_json))
+
+
+def _analyze_in_worker(text: str) -> tuple[list[str], int, list[str]]:
+    assert _worker is not None
+    doc = _worker.analyze(text)
+    return doc.terms, doc.length, doc.filter_terms
+
+
+def text_key(text: str) -> str:
+    """Cache key of a document's text."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+class TokenCache:
+    """Analyses by text digest, so re-indexing does not re-analyze unchanged documents."""
+
+    def __init__(self, entries: dict[str, AnalyzedDoc] | None = None) -> None:
+        self.entries = entries or {}
+        self.hits = 0
+
+    @classmethod
+    def load(cls, path: Path) -> TokenCache:
+        """Read a cache file; a missing or unreadable one is an empty cache."""
+        entries: dict[str, AnalyzedDoc] = {}
+        try:
+            with path.open("rb") as fh:
+                raw = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh))
+                for line in raw:
+                    key, terms, length, filt = json.loads(line)
+                    entries[key] = AnalyzedDoc(terms, length, filt)
+        except FileNotFoundError:
+            pass
+        except (ValueError, zstandard.ZstdError) as exc:
+            logger.warning("ignoring unreadable token cache %s: %s", path, exc)
+            entries = {}
+        return cls(entries)
+
+    def save(self, path: Path, keys: Iterable[str]) -> None:
+        """Write the entries of the given keys (those of the documents just indexed)."""
+        with path.open("wb") as fh:
+            writer = zstandard.ZstdCompressor(level=3).stream_writer(fh, closefd=False)
+            for key in dict.fromkeys(keys):
+                doc = self.entries[key]
+                line = json.dumps([key, doc.terms, doc.length, doc.filter_terms], ensure_ascii=False)
+                writer.write(line.encode("utf-8") + b"\n")
+            writer.flush(zstandard.FLUSH_FRAME)
+            writer.close()
+
+
+@dataclass
+class IndexProgress:
+    """Counters reported while indexing."""
+
+    documents: int = 0
+    total: int = 0
+    bytes: int = 0
+    analyzed: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+
+
+def analyze_corpus(
+    docs: Sequence[Document],
+    settings: AnalyzerSettings,
+    cache: TokenCache,
+    *,
+    workers: int = 1,
+    on_progress: Callable[[IndexProgress], None] | None = None,
+    check_cancelled: Callable[[], None] | None = None,
+) -> tuple[list[AnalyzedDoc], IndexProgress]:
+    """Analyze every document (cached ones are reused), in worker processes when it pays."""
+    progress = IndexProgress(total=len(docs))
+    started = time.monotonic()
+    keys = [text_key(d.text) for d in docs]
+    todo = [i for i, key in enumerate(keys) if key not in cache.entries]
+    progress.cached = len(docs) - len(todo)
+    cache.hits += progress.cached
+    report_every = max(1, len(todo) // 50)
+
+    def advance(i: int, result: AnalyzedDoc) -> None:
+        cache.entries[keys[i]] = result
+        progress.analyzed += 1
+        progress.documents = progress.cached + progress.analyzed
+        progress.bytes += len(docs[i].text.encode("utf-8"))
+        if on_progress and progress.analyzed % report_every == 0:
+            progress.seconds = time.monotonic() - started
+            on_progress(progress)
+        if check_cancelled and progress.analyzed % 64 == 0:
+            check_cancelled()
+
+    if workers > 1 and len(todo) >= PARALLEL_MIN_DOCS:
+        ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(settings.to_json(),)) as pool:
+            texts = (docs[i].text for i in todo)
+            for i, (terms, length, filt) in zip(
+                todo, pool.imap(_analyze_in_worker, texts, chunksize=16), strict=True
+            ):
+                advance(i, AnalyzedDoc(terms, length, filt))
+    else:
+        analyzer = DocumentAnalyzer(settings)
+        for i in todo:
+            advance(i, analyzer.analyze(docs[i].text))
+    progress.documents = len(docs)
+    progress.seconds = time.monotonic() - started
+    return [cache.entries[k] for k in keys], progress
+
+
+def build_index_files(
+    out: Path,
+    docs: Sequence[Document],
+    analyzed: Sequence[AnalyzedDoc],
+    settings: AnalyzerSettings,
+    k1: float,
+    b: float,
+    corpus: str,
+) -> dict[str, Any]:
+    """Write a bm25s index (scores as Lucene computes them), the filter postings and the doc store."""
+    import bm25s
+
+    vocab: dict[str, int] = {}
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    tfs: list[np.ndarray] = []
+    lengths = np.zeros(len(docs), dtype=np.int64)
+    total_terms = 0
+    for doc_index, doc in enumerate(analyzed):
+        counts = Counter(doc.terms)
+        total_terms += len(doc.terms)
+        lengths[doc_index] = doc.length
+        if not counts:
+            continue
+        ids = np.fromiter(
+            (vocab.setdefault(t, len(vocab)) for t in counts), dtype=np.int64, count=len(counts)
+        )
+        rows.append(ids)
+        cols.append(np.full(len(counts), doc_index, dtype=np.int64))
+        tfs.append(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+    term_ids = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    doc_ids = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    tf = np.concatenate(tfs) if tfs else np.zeros(0, dtype=np.float32)
+    # Lucene's docCount counts documents with at least one term in the field.
+    doc_count = int(np.count_nonzero(lengths)) or 1
+    avgdl = float(np.float32(total_terms / doc_count)) if total_terms else 1.0
+    order = np.lexsort((doc_ids, term_ids))
+    term_ids, doc_ids, tf = term_ids[order], doc_ids[order], tf[order]
+    doc_freq = np.bincount(term_ids, minlength=len(vocab))
+    idf = lucene_idf(doc_freq, doc_count)
+    qlen = quantized_lengths(lengths)
+    data = lucene_scores(tf, qlen[doc_ids], idf[term_ids], avgdl, k1, b).astype(np.float32)
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(doc_freq, out=indptr[1:])
+
+    model = bm25s.BM25(k1=k1, b=b, method="lucene", idf_method="lucene")
+    model.scores = {
+        "data": data,
+        "indices": doc_ids.astype(np.int32),
+        "indptr": indptr,
+        "num_docs": len(docs),
+    }
+    model.vocab_dict = vocab
+    model.nonoccurrence_array = None  # lucene scoring has no non-occurrence term
+    model.unique_token_ids_set = set(vocab.values())
+    model.save(str(out / "bm25s"), show_progress=False)
+
+    # Filter postings: which documents contain each term of the analysis without stop tags.
+    fvocab: dict[str, int] = {}
+    frows: list[int] = []
+    fcols: list[int] = []
+    for doc_index, doc in enumerate(analyzed):
+        for term in doc.filter_terms:
+            frows.append(fvocab.setdefault(term, len(fvocab)))
+            fcols.append(doc_index)
+    fr = np.asarray(frows, dtype=np.int64)
+    fc = np.asarray(fcols, dtype=np.int32)
+    forder = np.lexsort((fc, fr))
+    fr, fc = fr[forder], fc[forder]
+    findptr = np.zeros(len(fvocab) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(fr, minlength=len(fvocab)), out=findptr[1:])
+    np.save(out / "filter_indptr.npy", findptr)
+    np.save(out / "filter_indices.npy", fc)
+    (out / "filter_vocab.json").write_text(json.dumps(fvocab, ensure_ascii=False), encoding="utf-8")
+
+    # The document store: metadata in one JSON Lines file, texts concatenated for mmap.
+    offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+    with (out / "texts.bin").open("wb") as texts, (out / "docs.jsonl").open("w", encoding="utf-8") as meta:
+        for i, doc in enumerate(docs):
+            raw = doc.text.encode("utf-8")
+            texts.write(raw)
+            offsets[i + 1] = offsets[i] + len(raw)
+            record = {"id": doc.id, "title": doc.title, "source": doc.source, "url": doc.url}
+            record.update({"author": doc.author, "published": doc.published, "tags": doc.tags})
+            meta.write(json.dumps(record, ensure_ascii=False) + "\n")
+    np.save(out / "text_offsets.npy", offsets)
+    info = {
+        "format": FORMAT,
+        "backend": "embedded",
+        "corpus": corpus,
+        "documents": len(docs),
+        "doc_count": doc_count,
+        "avgdl": avgdl,
+        "vocabulary": len(vocab),
+        "k1": k1,
+        "b": b,
+        "analyzer": settings.to_json(),
+    }
+    (out / "index.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
+    return info
+
+
+class EmbeddedIndex:
+    """A loaded embedded index: memory-mapped scores and texts, in-memory vocabularies and metadata."""
+
+    def __init__(self, path: Path) -> None:
+        import bm25s
+
+        self.path = path
+        self.info = json.loads((path / "index.json").read_text(encoding="utf-8"))
+        if self.info.get("format") != FORMAT:
+            raise FailedPrecondition(f"index at {path} has format {self.info.get('format')}; re-index it")
+        self.settings = AnalyzerSettings.from_json(self.info["analyzer"])
+        self.model = bm25s.BM25.load(str(path / "bm25s"), mmap=True)
+        self._data = self.model.scores["data"]
+        self._indices = self.model.scores["indices"]
+        self._indptr = self.model.scores["indptr"]
+        self.num_docs = int(self.model.scores["num_docs"])
+        self._fvocab: dict[str, int] = json.loads((path / "filter_vocab.json").read_text(encoding="utf-8"))
+        self._findptr = np.load(path / "filter_indptr.npy", mmap_mode="r")
+        self._findices = np.load(path / "filter_indices.npy", mmap_mode="r")
+        self._offsets = np.load(path / "text_offsets.npy", mmap_mode="r")
+        self._texts = np.memmap(path / "texts.bin", dtype=np.uint8, mode="r") if self._offsets[-1] else None
+        with (path / "docs.jsonl").open(encoding="utf-8") as fh:
+            self.meta = [json.loads(line) for line in fh]
+
+    def score(self, weighted_terms: Sequence[tuple[str, float]]) -> np.ndarray:
+        """BM25 scores of every document for a query of (term, boost) pairs."""
+        scores = np.zeros(self.num_docs, dtype=np.float64)
+        vocab = self.model.vocab_dict
+        for term, weight in weighted_terms:
+            tid = vocab.get(term)
+            if tid is None:
+                continue
+            start, end = int(self._indptr[tid]), int(self._indptr[tid + 1])
+            # Within one term each document appears once, so plain fancy-index addition is exact.
+            scores[self._indices[start:end]] += np.float32(weight) * self._data[start:end]
+        return scores
+
+    def filter_mask(self, filters: Filters) -> np.ndarray | None:
+        """Documents that pass the filters (None when there are none)."""
+        if not filters.required and not filters.excluded:
+            return None
+        mask = np.ones(self.num_docs, dtype=bool)
+        for term in filters.required:
+            mask &= self._has(term)
+        for group in filters.excluded:
+            hit = np.ones(self.num_docs, dtype=bool)
+            for term in group:
+                hit &= self._has(term)
+            mask &= ~hit
+        return mask
+
+    def _has(self, term: str) -> np.ndarray:
+        out = np.zeros(self.num_docs, dtype=bool)
+        tid = self._fvocab.get(term)
+        if tid is not None:
+            out[self._findices[int(self._findptr[tid]) : int(self._findptr[tid + 1])]] = True
+        return out
+
+    def search(
+        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
+    ) -> tuple[list[tuple[int, float]], int]:
+        """Top k (doc index, score) with score > 0 that pass the filters, and how many matched."""
+        scores = self.score(weighted_terms).astype(np.float32)
+        matched = scores > 0
+        mask = self.filter_mask(filters)
+        if mask is not None:
+            matched &= mask
+        candidates = np.flatnonzero(matched)
+        total = len(candidates)
+        if total == 0:
+            return [], 0
+        cand_scores = scores[candidates]
+        if total > k:
+            part = np.argpartition(-cand_scores, k - 1)[:k]
+            candidates, cand_scores = candidates[part], cand_scores[part]
+        # Highest score first; ties by document order, as Lucene breaks them.
+        order = np.lexsort((candidates, -cand_scores))
+        return [(int(candidates[i]), float(cand_scores[i])) for i in order], total
+
+    def search_documents(
+        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
+    ) -> tuple[list[tuple[Document, float]], int]:
+        """Like search, with the stored documents instead of their indexes."""
+        found, total = self.search(weighted_terms, filters, k)
+        return [(self.document(i), score) for i, score in found], total
+
+    def text(self, doc_index: int) -> str:
+        """The full text of a document."""
+        if self._texts is None:
+            return ""
+        start, end = int(self._offsets[doc_index]), int(self._offsets[doc_index + 1])
+        return bytes(self._texts[start:end]).decode("utf-8")
+
+    def document(self, doc_index: int) -> Document:
+        """A stored document, whole."""
+        meta = self.meta[doc_index]
+        return Document(
+            id=meta["id"],
+            text=self.text(doc_index),
+            url=meta["url"],
+            source=meta["source"],
+            title=meta["title"],
+            author=meta.get("author", ""),
+            published=meta.get("published", ""),
+            tags=list(meta.get("tags", [])),
+        )
+
+
+class EmbeddedBackend:
+    """Builds and serves embedded indexes under the workspace's indexes/ folder."""
+
+    def __init__(self, store: ArtifactStore, *, workers: int = 1) -> None:
+        self.store = store
+        self.workers = workers
+        self._loaded: dict[str, tuple[str, EmbeddedIndex]] = {}
+        self._lock = threading.Lock()
+
+    def exists(self, name: str) -> bool:
+        """True if an embedded index of that name was built whole."""
+        return self.store.exists(index_artifact(name))
+
+    def open(self, name: str) -> EmbeddedIndex:
+        """The loaded index (reloaded when the artifact was rebuilt); NotFound if there is none."""
+        artifact = index_artifact(name)
+        if not self.store.exists(artifact):
+            raise NotFound(f"index {name!r} not found (build it with CreateIndexJob)")
+        sha = self.store.entry(artifact).sha256
+        with self._lock:
+            cached = self._loaded.get(name)
+            if cached is None or cached[0] != sha:
+                cached = (sha, EmbeddedIndex(self.store.path(artifact)))
+                self._loaded[name] = cached
+            return cached[1]
+
+    def build(
+        self,
+        name: str,
+        corpus: str,
+        settings: AnalyzerSettings,
+        k1: float,
+        b: float,
+        *,
+        job_id: str = "",
+        on_progress: Callable[[IndexProgress], None] | None = None,
+        check_cancelled: Callable[[], None] | None = None,
+    ) -> tuple[Any, IndexProgress]:
+        """Index a corpus artifact as `name`, reusing the previous index's token cache."""
+        docs = list(read_corpus(self.store, corpus))
+        if not docs:
+            raise FailedPrecondition(f"corpus {corpus!r} has no documents to index")
+        artifact = index_artifact(name)
+        cache = TokenCache()
+        if self.store.exists(artifact):
+            old = self.store.path(artifact)
+            try:
+                old_info = json.loads((old / "index.json").read_text(encoding="utf-8"))
+                if AnalyzerSettings.from_json(old_info["analyzer"]) == settings:
+                    cache = TokenCache.load(old / "tokens.jsonl.zst")
+            except (OSError, ValueError, KeyError) as exc:
+                logger.warning("previous index %s unreadable, analyzing everything: %s", name, exc)
+        analyzed, progress = analyze_corpus(
+            docs,
+            settings,
+            cache,
+            workers=self.workers,
+            on_progress=on_progress,
+            check_cancelled=check_cancelled,
+        )
+        if check_cancelled:
+            check_cancelled()
+        with self.store.open_dir(artifact, job_id=job_id, role="index") as out:
+            info = build_index_files(out.path, docs, analyzed, settings, k1, b, corpus)
+            info["analyzed"] = progress.analyzed
+            info["cached"] = progress.cached
+            cache.save(out.path / "tokens.jsonl.zst", (text_key(d.text) for d in docs))
+            out.records = len(docs)
+        assert out.entry is not None
+        return out.entry, progress

@@ -1,0 +1,94 @@
+"""The retriever's core: which backend holds an index, and searching it with the shared semantics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from services.retriever.config import RetrieverConfig
+from services.retriever.elastic import ElasticBackend
+from services.retriever.embedded import EmbeddedBackend, index_artifact
+from services.retriever.search import QueryOptions, SearchableIndex, SearchHit, add_snippets, run_query
+from services.runtime import ArtifactStore, FailedPrecondition, InvalidArgument, NotFound
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def validate_index_name(name: str) -> str:
+    """An index name usable on both backends (Elasticsearch wants lowercase)."""
+    if not name:
+        raise InvalidArgument(
+            "index name is empty; name the index (lowercase letters, digits, '.', '_', '-')"
+        )
+    if not INDEX_NAME.match(name):
+        raise InvalidArgument(
+            f"index name {name!r} must be 1-64 lowercase letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+class Retriever:
+    """Opens indexes on whichever backend built them and answers queries the same way on both."""
+
+    def __init__(
+        self,
+        store: ArtifactStore,
+        config: RetrieverConfig | None = None,
+        *,
+        es_client_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config or RetrieverConfig()
+        self.embedded = EmbeddedBackend(store, workers=self.config.workers)
+        factory = es_client_factory
+        if factory is None and self.config.es_url:
+            factory = self.config.elasticsearch_client
+        self.elastic = (
+            ElasticBackend(store, factory, self.config.es_index_prefix) if factory is not None else None
+        )
+
+    def backend_for(self, requested: str) -> EmbeddedBackend | ElasticBackend:
+        """The backend to build on ('' = the configured default)."""
+        name = requested or self.config.backend
+        if name == "elasticsearch":
+            if self.elastic is None:
+                raise FailedPrecondition(
+                    "the Elasticsearch backend needs SUPIL_ES_URL set where the retriever runs"
+                )
+            return self.elastic
+        return self.embedded
+
+    def index_info(self, name: str) -> dict[str, Any]:
+        """The record of a built index; NotFound if there is none."""
+        validate_index_name(name)
+        artifact = index_artifact(name)
+        if not self.store.exists(artifact):
+            raise NotFound(f"index {name!r} not found (build it with CreateIndexJob or `supil index`)")
+        return json.loads((self.store.path(artifact) / "index.json").read_text(encoding="utf-8"))
+
+    def open(self, name: str) -> SearchableIndex:
+        """The searchable index called name, on its backend."""
+        info = self.index_info(name)
+        if info.get("backend") == "elasticsearch":
+            if self.elastic is None:
+                raise FailedPrecondition(
+                    f"index {name!r} lives on Elasticsearch; set SUPIL_ES_URL to search it"
+                )
+            return self.elastic.open(name, info)
+        return self.embedded.open(name)
+
+    def search(
+        self, name: str, query: str, options: QueryOptions, k: int, *, snippets: bool = True
+    ) -> tuple[list[SearchHit], int]:
+        """Hits for a sub-topic query (with highlighted snippets unless told not to) and the match count."""
+        index = self.open(name)
+        hits, total, planner = run_query(index, query, options, k)
+        if snippets:
+            add_snippets(hits, planner, query)
+        return hits, total

@@ -1,0 +1,108 @@
+"""Parity with Lucene's own Nori and BM25 (Debian's liblucene8-java through jpype)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+import numpy as np
+import pytest
+
+from services.retriever.analyzer import Analyzer, AnalyzerSettings
+from services.retriever.embedded import DocumentAnalyzer, Filters
+from services.retriever.lucene_reference import LuceneBM25Index, LuceneNori, ReferenceUnavailable, start_jvm
+from tests.retriever.conftest import labelled_documents, shared_paragraphs
+
+try:
+    start_jvm()
+    UNAVAILABLE = ""
+except ReferenceUnavailable as exc:
+    UNAVAILABLE = str(exc)
+
+pytestmark = pytest.mark.skipif(bool(UNAVAILABLE), reason=f"Lucene Nori reference unavailable: {UNAVAILABLE}")
+
+# Measured over the shared corpus's 17,975 paragraphs (see docs/retriever.md); a drop below
+# these means a regression, not dictionary noise.
+CORPUS_AGREEMENT = {"discard": 0.985, "none": 0.99, "mixed": 0.985}
+
+FIXTURES = [
+    "가방을 샀다.",
+    "희망과 함께 살아가는 법",
+    "學校에 가는 길에 Hello World를 외쳤다!",
+    "세종시에서 가벼운 마음으로 걸었다.",
+    "나는 오늘도 나에게 말을 건다.",
+    "그녀는 창밖을 바라보며 조용히 웃었다.",
+]
+
+
+def agreement(ours: Iterable[list], theirs: Iterable[list]) -> float:
+    """Share of tokens (term, start offset) the two streams have in common, aligned per text."""
+    matched = total = 0
+    for a, b in zip(ours, theirs, strict=True):
+        blocks = difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+        matched += 2 * sum(block.size for block in blocks)
+        total += len(a) + len(b)
+    return matched / total if total else 1.0
+
+
+def streams(settings: AnalyzerSettings, texts: list[str]) -> tuple[list[list], list[list]]:
+    ours, theirs = Analyzer(settings), LuceneNori(settings)
+    return (
+        [[(t.term, t.start) for t in ours.analyze(x)] for x in texts],
+        [[(t.term, t.start) for t in theirs.analyze(x)] for x in texts],
+    )
+
+
+@pytest.mark.parametrize("mode", ["none", "discard", "mixed"])
+def test_fixture_sentences_match_lucene_token_for_token(mode: str) -> None:
+    settings = AnalyzerSettings(decompound_mode=mode)
+    ours, theirs = Analyzer(settings), LuceneNori(settings)
+    for text in FIXTURES:
+        assert [(t.term, t.pos, t.start, t.end, t.position) for t in ours.analyze(text)] == [
+            (t.term, t.pos, t.start, t.end, t.position) for t in theirs.analyze(text)
+        ], text
+
+
+def test_user_dictionary_matches_lucene() -> None:
+    settings = AnalyzerSettings(user_dictionary=("세종시 세종 시", "수필봇"))
+    ours, theirs = streams(settings, ["세종시에서 수필봇이 글을 쓴다."])
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("mode", ["none", "discard", "mixed"])
+def test_shared_corpus_paragraphs_agree_with_lucene(mode: str) -> None:
+    # Every paragraph for Elasticsearch's default mode; a slice for the others keeps the suite quick.
+    paragraphs = shared_paragraphs(None if mode == "discard" else 3000)
+    ours, theirs = streams(AnalyzerSettings(decompound_mode=mode), paragraphs)
+    assert agreement(ours, theirs) >= CORPUS_AGREEMENT[mode]
+
+
+def test_embedded_scores_equal_lucene_bm25(indexed) -> None:
+    _, retriever = indexed
+    index = retriever.embedded.open("essays")
+    analyzer = DocumentAnalyzer(AnalyzerSettings())
+    lucene = LuceneBM25Index()
+    try:
+        for doc in labelled_documents():
+            lucene.add_analyzed(doc.id, analyzer.analyze(doc.text).terms)
+        lucene.commit()
+        for query in ["희망", "우울과 슬픔", "가족 저녁 식탁", "바다 여행 파도"]:
+            terms = Analyzer().terms(query)
+            theirs = lucene.search(terms, 10)
+            found, _ = index.search([(t, 1.0) for t in terms], Filters([], []), 10)
+            ours = [(index.meta[i]["id"], s) for i, s in found]
+            assert [i for i, _ in ours] == [i for i, _ in theirs], query
+            assert np.allclose([s for _, s in ours], [s for _, s in theirs], rtol=1e-5), query
+    finally:
+        lucene.close()
+
+
+def test_norm_encoding_equals_lucene_smallfloat() -> None:
+    from org.apache.lucene.util import SmallFloat  # type: ignore[import-not-found]
+
+    from services.retriever.bm25 import byte4_to_int, int_to_byte4
+
+    for n in [*range(200), 1000, 12345, 99999, 2**20 + 3]:
+        assert int_to_byte4(n) == (int(SmallFloat.intToByte4(n)) & 0xFF), n
+    for b in range(256):
+        assert byte4_to_int(b) == int(SmallFloat.byte4ToInt(np.int8(np.uint8(b)).item())), b
