@@ -1,0 +1,179 @@
+"""CreateTrainJob through a real gRPC server: a base, then writers a generator can load; errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import pytest
+import torch
+
+from services.runtime import ArtifactStore, ServiceServer, write_corpus
+from services.trainer import models
+from supil.client import follow_job
+from supil.v1 import jobs_pb2, trainer_pb2, trainer_pb2_grpc
+from tests.trainer.conftest import make_documents, write_sets
+
+Serve = Callable[..., tuple[ServiceServer, grpc.Channel]]
+State = jobs_pb2.Job.State
+
+
+def options(**values: object) -> trainer_pb2.TrainingOptions:
+    return trainer_pb2.TrainingOptions(block_size=64, batch_size=4, **values)
+
+
+def run_job(channel: grpc.Channel, request: trainer_pb2.CreateTrainJobRequest) -> tuple[jobs_pb2.Job, list]:
+    stub = trainer_pb2_grpc.TrainerServiceStub(channel)
+    stub.CreateTrainJob(request, timeout=30)
+    events: list[jobs_pb2.JobEvent] = []
+    job = follow_job(channel, request.job_id, events.append)
+    return job, events
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> ArtifactStore:
+    store = ArtifactStore(tmp_path / "ws")
+    write_corpus(store, "clean/corpus.jsonl.zst", make_documents(120, seed=7, prefix="c"))
+    write_sets(store, "export/q1")
+    return store
+
+
+def test_pretrain_then_writers_a_generator_can_load(serve_service: Serve, workspace: ArtifactStore) -> None:
+    _, channel = serve_service("trainer", workspace=workspace.root)
+    pretrain = trainer_pb2.CreateTrainJobRequest(
+        job_id="pretrain-1",
+        stage=trainer_pb2.TRAIN_STAGE_PRETRAIN,
+        base="tiny",
+        train=["clean/corpus.jsonl.zst"],
+        output="models/base",
+        options=options(max_steps=12),
+    )
+    job, events = run_job(channel, pretrain)
+    assert job.state == State.STATE_SUCCEEDED, job.error
+    progress = [
+        e for e in events if e.kind == jobs_pb2.JobEvent.KIND_PROGRESS and "loss" in e.job.progress.counters
+    ]
+    assert progress and progress[-1].job.progress.done == 12
+    counters = progress[-1].job.progress.counters
+    assert {"step", "epoch", "loss", "learning_rate", "tokens_per_second", "eta_seconds"} <= set(counters)
+    base_dir = workspace.path("models/base")
+    marker = json.loads((base_dir / "supil_model.json").read_text())
+    assert marker["kind"] == "base" and marker["source"] == "tiny"
+    assert (base_dir / "model.safetensors").exists() and (base_dir / "tokenizer.json").exists()
+    assert {o.role for o in job.outputs} == {"base", "metrics", "loss_curve"}
+    assert not workspace.exists("models/base.work/checkpoint")  # work files go once the job succeeds
+
+    writer = trainer_pb2.CreateTrainJobRequest(
+        job_id="writer-q1",
+        stage=trainer_pb2.TRAIN_STAGE_WRITER,
+        base="models/base",
+        train=["export/q1/train.jsonl.zst"],
+        valid=["export/q1/valid.jsonl.zst"],
+        output="writers/q1",
+        query="함께라는 것은",
+        options=options(epochs=2, lora=trainer_pb2.LoraOptions(r=4)),
+    )
+    job, _ = run_job(channel, writer)
+    assert job.state == State.STATE_SUCCEEDED, job.error
+    folder = workspace.path("writers/q1")
+    info = json.loads((folder / "supil_writer.json").read_text())
+    assert info["kind"] == "lora" and info["base"] == "models/base" and info["query"] == "함께라는 것은"
+    assert info["train"] == ["export/q1/train.jsonl.zst"] and info["valid"] == ["export/q1/valid.jsonl.zst"]
+    metrics = json.loads(workspace.path("writers/q1.metrics.json").read_text())
+    assert len(metrics["epochs"]) == 2 and metrics["summary"]["best_valid_perplexity"] > 1
+    assert workspace.path("writers/q1.loss.png").read_bytes().startswith(b"\x89PNG")
+
+    # What the generator does: base from supil_writer.json, adapter from the folder, then sample.
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    model = PeftModel.from_pretrained(models.load_base(workspace, info["base"]).model, str(folder)).eval()
+    prompt = tokenizer("나는 오늘", return_tensors="pt")
+    torch.manual_seed(0)
+    out = model.generate(
+        **prompt, max_new_tokens=8, do_sample=True, top_k=30, pad_token_id=tokenizer.eos_token_id
+    )
+    assert out.shape[1] > prompt["input_ids"].shape[1]
+
+    full = trainer_pb2.CreateTrainJobRequest(
+        job_id="writer-q1-full",
+        stage=trainer_pb2.TRAIN_STAGE_WRITER,
+        base="models/base",
+        train=["export/q1/train.jsonl.zst"],
+        valid=["export/q1/valid.jsonl.zst"],
+        output="writers/q1-full",
+        query="함께라는 것은",
+        options=options(max_steps=4, freeze_layers=2),
+    )
+    job, _ = run_job(channel, full)
+    assert job.state == State.STATE_SUCCEEDED, job.error
+    info = json.loads(workspace.path("writers/q1-full/supil_writer.json").read_text())
+    assert info["kind"] == "full" and info["freeze_layers"] == 2
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(str(workspace.path("writers/q1-full")))
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "text"),
+    [
+        ({"valid": ["clean/corpus.jsonl.zst"]}, grpc.StatusCode.INVALID_ARGUMENT, "overlap"),
+        ({"train": ["export/missing.jsonl.zst"]}, grpc.StatusCode.NOT_FOUND, "missing"),
+        (
+            {"options": trainer_pb2.TrainingOptions(learning_rate=2.0)},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "learning_rate",
+        ),
+        (
+            {"options": trainer_pb2.TrainingOptions(batch_size=0)},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "batch_size",
+        ),
+        ({"base": "tiny"}, grpc.StatusCode.FAILED_PRECONDITION, "PRETRAIN"),
+        ({"base": "models/none"}, grpc.StatusCode.NOT_FOUND, "models/none"),
+        ({"output": "../escape"}, grpc.StatusCode.INVALID_ARGUMENT, "output|'..'"),
+        (
+            {"options": trainer_pb2.TrainingOptions(freeze_layers=1, lora=trainer_pb2.LoraOptions(r=4))},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "either",
+        ),
+    ],
+)
+def test_bad_requests_are_refused_before_a_job_starts(
+    serve_service: Serve,
+    workspace: ArtifactStore,
+    change: dict,
+    code: grpc.StatusCode,
+    text: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import re
+
+    monkeypatch.setenv(
+        "HF_HUB_OFFLINE", "1"
+    )  # no network here; a name that is no artifact is no cached model
+    _, channel = serve_service("trainer", workspace=workspace.root)
+    write_corpus(workspace, "clean/copy.jsonl.zst", make_documents(5, seed=7, prefix="c"))
+    fields = {
+        "job_id": "bad",
+        "stage": trainer_pb2.TRAIN_STAGE_WRITER,
+        "train": ["clean/copy.jsonl.zst"],
+        "output": "writers/bad",
+    }
+    fields.update(change)
+    if "base" not in change:
+        # a real base so that only the changed field is wrong
+        from tests.trainer.conftest import save_base
+
+        save_base(workspace, "models/b", models.train_tiny_tokenizer(["나는 오늘 함께 걸었다."] * 20, 300))
+        fields["base"] = "models/b"
+    if "valid" in change:
+        fields["train"], fields["valid"] = ["clean/corpus.jsonl.zst"], ["clean/copy.jsonl.zst"]
+    stub = trainer_pb2_grpc.TrainerServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as err:
+        stub.CreateTrainJob(trainer_pb2.CreateTrainJobRequest(**fields), timeout=30)
+    assert err.value.code() == code
+    assert re.search(text, err.value.details())
