@@ -24,9 +24,14 @@ from supil.v1 import trainer_pb2, trainer_pb2_grpc
 
 @dataclass(frozen=True)
 class TrainerConfig:
-    """Trainer settings from the environment: SUPIL_TRAINER_DEVICE (auto|cpu|cuda|cuda:N)."""
+    """Trainer settings from the environment.
+
+    SUPIL_TRAINER_DEVICE: auto|cpu|cuda|cuda:N (auto = a GPU when torch sees one).
+    SUPIL_TRAINER_THREADS: torch CPU threads, 0 = torch's default; set 1 when services share few cores.
+    """
 
     device: str = "auto"
+    threads: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TrainerConfig:
@@ -37,7 +42,10 @@ class TrainerConfig:
             raise ConfigError(f"SUPIL_TRAINER_DEVICE must be auto, cpu, cuda or cuda:N, got {device!r}")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"SUPIL_TRAINER_DEVICE={device} but torch sees no CUDA device")
-        return cls(device)
+        raw = env.get("SUPIL_TRAINER_THREADS", "0").strip() or "0"
+        if not raw.isdigit() or int(raw) > 1024:
+            raise ConfigError(f"SUPIL_TRAINER_THREADS must be an integer 0..1024, got {raw!r}")
+        return cls(device, int(raw))
 
     def torch_device(self) -> torch.device:
         """The device jobs train on: a GPU when there is one and auto is asked for."""
@@ -55,6 +63,8 @@ def create_server(
 ) -> tuple[ServiceServer, int]:
     """A bound, not yet started trainer server with health, reflection and JobService."""
     trainer_config = trainer_config or TrainerConfig.from_env()
+    if trainer_config.threads:
+        torch.set_num_threads(trainer_config.threads)
     parts = ServiceParts.build(config, store, runner)
     servicer = TrainerServicer(parts, trainer_config.torch_device())
     registration = Registration.of(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from services.runtime import ArtifactStore, Document, write_corpus
 from services.trainer import models
@@ -32,6 +34,15 @@ def make_documents(n: int, seed: int, prefix: str = "d") -> list[Document]:
             paragraphs.append(" ".join(sentences))
         docs.append(Document(id=f"{prefix}{seed}-{i}", text="\n".join(paragraphs)))
     return docs
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny matrices gain nothing from threads, and on busy shared cores spinning threads cost minutes."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

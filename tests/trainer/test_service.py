@@ -177,3 +177,15 @@ def test_bad_requests_are_refused_before_a_job_starts(
         stub.CreateTrainJob(trainer_pb2.CreateTrainJobRequest(**fields), timeout=30)
     assert err.value.code() == code
     assert re.search(text, err.value.details())
+
+
+def test_trainer_config_fails_fast_naming_the_variable() -> None:
+    from services.runtime import ConfigError
+    from services.trainer.server import TrainerConfig
+
+    assert TrainerConfig.from_env({}) == TrainerConfig("auto", 0)
+    assert TrainerConfig.from_env({"SUPIL_TRAINER_THREADS": "1", "SUPIL_TRAINER_DEVICE": "cpu"}).threads == 1
+    with pytest.raises(ConfigError, match="SUPIL_TRAINER_DEVICE"):
+        TrainerConfig.from_env({"SUPIL_TRAINER_DEVICE": "tpu"})
+    with pytest.raises(ConfigError, match="SUPIL_TRAINER_THREADS"):
+        TrainerConfig.from_env({"SUPIL_TRAINER_THREADS": "many"})
