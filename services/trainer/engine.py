@@ -285,6 +285,8 @@ class Checkpoints:
         for name in (self.checkpoint_name, self.best_name):
             if self.store.exists(name):
                 self.store.remove(name)
+        with contextlib.suppress(OSError):  # only if nothing else lives there
+            self.store.path(self.prefix).rmdir()
 
 
 @dataclass

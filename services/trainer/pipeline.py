@@ -107,6 +107,9 @@ def run_train_job(
     ctx: JobContext, store: ArtifactStore, request: trainer_pb2.CreateTrainJobRequest, device: torch.device
 ) -> TrainResult:
     """Train what the request asks for and write its output folder, metrics JSON and loss curve."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # bars belong on a terminal, not in a service's JSON log
     settings = settings_from_request(request)
     stage_name = "pretrain" if request.stage == PRETRAIN else "writer"
     train_docs = read_documents(store, request.train)
@@ -195,6 +198,10 @@ def run_train_job(
     )
     if result.resumed_from_step:
         ctx.log(f"resumed from the checkpoint at step {result.resumed_from_step}")
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        if torch.distributed.get_rank() != 0:
+            return result  # rank 0 writes the outputs
 
     marker: dict[str, Any]
     if request.stage == PRETRAIN:

@@ -63,7 +63,7 @@ def test_pretrain_then_writers_a_generator_can_load(serve_service: Serve, worksp
     assert marker["kind"] == "base" and marker["source"] == "tiny"
     assert (base_dir / "model.safetensors").exists() and (base_dir / "tokenizer.json").exists()
     assert {o.role for o in job.outputs} == {"base", "metrics", "loss_curve"}
-    assert not workspace.exists("models/base.work/checkpoint")  # work files go once the job succeeds
+    assert not workspace.path("models/base.work").exists()  # work files go once the job succeeds
 
     writer = trainer_pb2.CreateTrainJobRequest(
         job_id="writer-q1",
@@ -189,3 +189,52 @@ def test_trainer_config_fails_fast_naming_the_variable() -> None:
         TrainerConfig.from_env({"SUPIL_TRAINER_DEVICE": "tpu"})
     with pytest.raises(ConfigError, match="SUPIL_TRAINER_THREADS"):
         TrainerConfig.from_env({"SUPIL_TRAINER_THREADS": "many"})
+
+
+def test_a_cancelled_job_resubmitted_resumes_and_ends_like_an_uninterrupted_one(
+    serve_service: Serve, workspace: ArtifactStore
+) -> None:
+    from supil.v1 import jobs_pb2_grpc
+
+    _, channel = serve_service("trainer", workspace=workspace.root)
+    stub = trainer_pb2_grpc.TrainerServiceStub(channel)
+    jobs = jobs_pb2_grpc.JobServiceStub(channel)
+
+    def request(job_id: str, output: str) -> trainer_pb2.CreateTrainJobRequest:
+        return trainer_pb2.CreateTrainJobRequest(
+            job_id=job_id,
+            stage=trainer_pb2.TRAIN_STAGE_PRETRAIN,
+            base="tiny",
+            train=["clean/corpus.jsonl.zst"],
+            output=output,
+            options=options(max_steps=40, save_every_steps=5),
+        )
+
+    interrupted = request("pre-int", "models/int")
+    stub.CreateTrainJob(interrupted, timeout=30)
+
+    seen: list[int] = []
+
+    def cancel_early(event: jobs_pb2.JobEvent) -> None:
+        seen.append(event.sequence)
+        if event.kind == jobs_pb2.JobEvent.KIND_PROGRESS and event.job.progress.done >= 1:
+            jobs.CancelJob(jobs_pb2.CancelJobRequest(job_id="pre-int"), timeout=10)
+
+    job = follow_job(channel, "pre-int", cancel_early)
+    assert job.state == State.STATE_CANCELLED
+    assert workspace.exists("models/int.work/checkpoint")  # saved on the way out
+    stub.CreateTrainJob(interrupted, timeout=30)  # same job_id and request: attempt 2
+    job = follow_job(channel, "pre-int", after_sequence=max(seen))
+    assert job.state == State.STATE_SUCCEEDED and job.attempt == 2, job.error
+    resumed = json.loads(workspace.path("models/int.metrics.json").read_text())
+    assert resumed["summary"]["resumed_from_step"] > 0
+
+    job, _ = run_job(channel, request("pre-whole", "models/whole"))
+    assert job.state == State.STATE_SUCCEEDED, job.error
+    whole = json.loads(workspace.path("models/whole.metrics.json").read_text())
+    assert [s["step"] for s in resumed["steps"]] == list(range(1, 41))
+    for got, want in zip(resumed["steps"], whole["steps"], strict=True):
+        assert got["loss"] == pytest.approx(want["loss"], abs=1e-4)
+    assert resumed["summary"]["best_valid_loss"] == pytest.approx(
+        whole["summary"]["best_valid_loss"], abs=1e-4
+    )
