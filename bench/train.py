@@ -18,10 +18,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.runtime import Document  # noqa: E402
-from services.trainer import models  # noqa: E402
-from services.trainer.data import pack_sets  # noqa: E402
-from services.trainer.engine import TrainSettings, train  # noqa: E402
+from services.runtime import Document
+from services.trainer import models
+from services.trainer.data import pack_sets
+from services.trainer.engine import TrainSettings, train
 
 DEFAULT_CORPUS = (
     Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "koconovel" / "koconovel.jsonl"
@@ -56,11 +56,9 @@ def bench_hf_trainer(
     """Useful (non-padding) tokens per second of a plain HF Trainer: one document per row, padded."""
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
+    eos = tokenizer.eos_token_id
     rows = [
-        {
-            "input_ids": tokenizer(d.text, add_special_tokens=False)["input_ids"][: args.block - 1]
-            + [tokenizer.eos_token_id]
-        }
+        {"input_ids": [*tokenizer(d.text, add_special_tokens=False)["input_ids"][: args.block - 1], eos]}
         for d in docs
     ]
     useful = 0
