@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/retrieve.py --size 16
+	$(BIN)/python bench/train.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache supil-work

@@ -77,7 +77,7 @@ class TrainingOptions(_message.Message):
     def __init__(self, epochs: _Optional[float] = ..., max_steps: _Optional[int] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., gradient_accumulation: _Optional[int] = ..., block_size: _Optional[int] = ..., warmup_ratio: _Optional[float] = ..., weight_decay: _Optional[float] = ..., freeze_layers: _Optional[int] = ..., lora: _Optional[_Union[LoraOptions, _Mapping]] = ..., precision: _Optional[_Union[Precision, str]] = ..., gradient_checkpointing: _Optional[bool] = ..., save_every_steps: _Optional[int] = ..., early_stopping_patience: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class CreateTrainJobRequest(_message.Message):
-    __slots__ = ("job_id", "stage", "base", "train", "valid", "output", "options", "trust_remote_code")
+    __slots__ = ("job_id", "stage", "base", "train", "valid", "output", "options", "trust_remote_code", "query")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     BASE_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +86,7 @@ class CreateTrainJobRequest(_message.Message):
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     TRUST_REMOTE_CODE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     stage: TrainStage
     base: str
@@ -94,7 +95,8 @@ class CreateTrainJobRequest(_message.Message):
     output: str
     options: TrainingOptions
     trust_remote_code: bool
-    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[_Union[TrainStage, str]] = ..., base: _Optional[str] = ..., train: _Optional[_Iterable[str]] = ..., valid: _Optional[_Iterable[str]] = ..., output: _Optional[str] = ..., options: _Optional[_Union[TrainingOptions, _Mapping]] = ..., trust_remote_code: _Optional[bool] = ...) -> None: ...
+    query: str
+    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[_Union[TrainStage, str]] = ..., base: _Optional[str] = ..., train: _Optional[_Iterable[str]] = ..., valid: _Optional[_Iterable[str]] = ..., output: _Optional[str] = ..., options: _Optional[_Union[TrainingOptions, _Mapping]] = ..., trust_remote_code: _Optional[bool] = ..., query: _Optional[str] = ...) -> None: ...
 
 class CreateTrainJobResponse(_message.Message):
     __slots__ = ("job",)

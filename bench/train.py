@@ -1,0 +1,204 @@
+"""Training throughput: our packed trainer vs a plain HF Trainer, and seven LoRA vs full writers.
+
+Run: .venv/bin/python bench/train.py [--corpus ../shared/corpus/koconovel/koconovel.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from services.runtime import Document
+from services.trainer import models
+from services.trainer.data import pack_sets
+from services.trainer.engine import TrainSettings, train
+
+DEFAULT_CORPUS = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "koconovel" / "koconovel.jsonl"
+)
+
+
+def load_documents(path: Path, seed: int) -> list[Document]:
+    """Documents of 1-8 consecutive paragraphs cut from each work (real prose, varied lengths)."""
+    rng = random.Random(seed)
+    docs: list[Document] = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            work = json.loads(line)
+            paragraphs = [p.strip() for p in work["text"].split("\n") if p.strip()]
+            i = 0
+            while i < len(paragraphs):
+                n = rng.randint(1, 8)
+                docs.append(Document(id=f"{work['id']}-{i}", text="\n".join(paragraphs[i : i + n])))
+                i += n
+    rng.shuffle(docs)
+    return docs
+
+
+def dir_size(path: Path) -> int:
+    """Bytes of every file under path."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def bench_hf_trainer(
+    model: torch.nn.Module, tokenizer, docs: list[Document], args: argparse.Namespace
+) -> float:
+    """Useful (non-padding) tokens per second of a plain HF Trainer: one document per row, padded."""
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    eos = tokenizer.eos_token_id
+    rows = [
+        {"input_ids": [*tokenizer(d.text, add_special_tokens=False)["input_ids"][: args.block - 1], eos]}
+        for d in docs
+    ]
+    useful = 0
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+
+    def collate(batch: list[dict]) -> dict:
+        nonlocal useful
+        out = collator(batch)
+        useful += int(out["attention_mask"].sum())
+        return out
+
+    out_dir = tempfile.mkdtemp(prefix="hf-trainer-")
+    training_args = TrainingArguments(
+        output_dir=out_dir,
+        per_device_train_batch_size=args.batch,
+        max_steps=args.steps,
+        learning_rate=1e-3,
+        warmup_steps=0.05,  # transformers 5: a float below 1 is a ratio
+        lr_scheduler_type="cosine",
+        weight_decay=0.01,
+        logging_steps=10_000,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        dataloader_num_workers=0,
+        seed=args.seed,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(model=model, args=training_args, train_dataset=rows, data_collator=collate)
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return useful / seconds
+
+
+def bench_writers(
+    base_dir: Path, tokenizer, docs: list[Document], lora: bool, args: argparse.Namespace
+) -> tuple[float, int]:
+    """(seconds, bytes on disk) to train and save seven writers with LoRA or full fine-tuning."""
+    rng = random.Random(args.seed)
+    total_bytes = 0
+    started = time.perf_counter()
+    out_root = Path(tempfile.mkdtemp(prefix="writers-"))
+    for i in range(7):
+        subset = rng.sample(docs, min(len(docs), args.writer_docs))
+        valid = subset[: max(1, len(subset) // 10)]
+        data = pack_sets(tokenizer, subset[len(valid) :], valid, args.block)
+        model, _ = models.load_pretrained(base_dir)
+        if lora:
+            model = models.add_lora(model, models.lora_settings(model, 8, 16.0, 0.05, []))
+        else:
+            models.freeze_lower_blocks(model, 0)
+        settings = TrainSettings(
+            max_steps=args.writer_steps,
+            batch_size=args.batch,
+            block_size=args.block,
+            learning_rate=1e-3 if lora else 3e-4,
+            early_stopping_patience=0,
+            seed=args.seed + i,
+        )
+        train(model, data, settings)
+        out = out_root / f"w{i}"
+        model.save_pretrained(str(out))
+        total_bytes += dir_size(out)  # weights only: both kinds carry the same tokenizer files
+    seconds = time.perf_counter() - started
+    shutil.rmtree(out_root, ignore_errors=True)
+    return seconds, total_bytes
+
+
+def main(args: argparse.Namespace) -> None:
+    """Run both comparisons and print each figure beside its baseline."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not args.corpus.exists():
+        raise SystemExit(f"corpus {args.corpus} not found; pass --corpus (see ../shared/corpus/README.md)")
+    docs = load_documents(args.corpus, args.seed)
+    chars = sum(len(d.text) for d in docs)
+    print(
+        f"input: {len(docs)} documents ({chars:,} characters) cut from {args.corpus.name}, 1-8 paragraphs each"
+    )
+    tokenizer = models.train_tiny_tokenizer(d.text for d in docs)
+    base = models.tiny_model(tokenizer, seed=args.seed)
+    params = models.parameter_counts(base)["total"]
+    print(
+        f"model: tiny preset GPT-2, {params / 1e6:.2f}M parameters, vocab {len(tokenizer)}; torch threads {torch.get_num_threads()}"
+    )
+    print(f"settings: {args.steps} optimizer steps, batch {args.batch}, block {args.block}, fp32 on CPU")
+
+    # 1. Throughput: our packed loop vs a plain HF Trainer with padding, same model init and steps.
+    valid = docs[:20]
+    data = pack_sets(tokenizer, docs[20:], valid, args.block)
+    ours_model = models.tiny_model(tokenizer, seed=args.seed)
+    settings = TrainSettings(
+        max_steps=args.steps, batch_size=args.batch, block_size=args.block, learning_rate=1e-3
+    )
+    started = time.perf_counter()
+    result = train(ours_model, data, settings)
+    ours_seconds = time.perf_counter() - started
+    ours_tps = result.history.tokens / ours_seconds  # every packed token is useful; time includes validation
+    hf_tps = bench_hf_trainer(models.tiny_model(tokenizer, seed=args.seed), tokenizer, docs[20:], args)
+    print(
+        f"useful training tokens/s: ours (packed) {ours_tps:,.0f}  vs  HF Trainer (padded) {hf_tps:,.0f}  -> {ours_tps / hf_tps:.2f}x (goal >= 1.0x)"
+    )
+
+    # 2. Seven writers from one base: LoRA adapters vs full fine-tuning.
+    base_dir = Path(tempfile.mkdtemp(prefix="base-"))
+    ours_model.save_pretrained(str(base_dir))
+    tokenizer.save_pretrained(str(base_dir))
+    print(
+        f"writers: 7 x {args.writer_steps} steps on {args.writer_docs} documents each, from the model trained above"
+    )
+    full_s, full_b = bench_writers(base_dir, tokenizer, docs, False, args)
+    lora_s, lora_b = bench_writers(base_dir, tokenizer, docs, True, args)
+    print(
+        f"seven writers, time: LoRA {lora_s:.1f} s  vs  full fine-tuning {full_s:.1f} s  -> {full_s / lora_s:.2f}x faster (goal >= 2x)"
+    )
+    print(
+        f"seven writers, disk: LoRA {lora_b / 1e6:.2f} MB  vs  full fine-tuning {full_b / 1e6:.2f} MB  -> {full_b / lora_b:.1f}x smaller (goal >= 20x)"
+    )
+    shutil.rmtree(base_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--block", type=int, default=128)
+    parser.add_argument("--writer-steps", type=int, default=12)
+    parser.add_argument("--writer-docs", type=int, default=300)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (0 = torch default; 1 avoids spinning on shared cores)",
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    main(parser.parse_args())
