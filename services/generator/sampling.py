@@ -1,0 +1,112 @@
+"""Sampling settings (supil.v1.SamplingOptions with the 2021 defaults) and the logits pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+from services.runtime import InvalidArgument
+from supil.v1 import generator_pb2
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How a writer samples and drafts; defaults are the 2021 team's (see docs/generator.md)."""
+
+    top_k: int = 30
+    top_p: float = 0.95
+    temperature: float = 1.0
+    repetition_penalty: float = 2.0
+    no_repeat_ngram_size: int = 0
+    seed: int = 42
+    chunk_tokens: int = 128  # tokens sampled before the context is re-anchored on the carried sentences
+    carry_sentences: int = 2  # sentences carried as the next chunk's prompt
+    min_paragraph_chars: int = 1000  # a paragraph may end (at a newline) only past this
+    max_copied_span: int = 50  # longest span a paragraph may share with the writer's training documents
+
+    @classmethod
+    def from_proto(cls, options: generator_pb2.SamplingOptions | None) -> SamplingSettings:
+        """Settings from a request's SamplingOptions: set fields win, unset ones keep the defaults."""
+        values = {}
+        if options is not None:
+            for f in fields(cls):
+                if options.HasField(f.name):
+                    values[f.name] = getattr(options, f.name)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self, context_tokens: int | None = None) -> None:
+        """Raise InvalidArgument naming the first absurd value (and chunk_tokens beyond the context)."""
+        if self.top_k < 0:
+            raise InvalidArgument(f"sampling.top_k {self.top_k} must be 0 (off) or positive")
+        if not 0.0 < self.top_p <= 1.0:
+            raise InvalidArgument(f"sampling.top_p {self.top_p} must be in (0, 1]")
+        if not 0.0 < self.temperature <= 10.0:
+            raise InvalidArgument(f"sampling.temperature {self.temperature} must be in (0, 10]")
+        if not 1.0 <= self.repetition_penalty <= 10.0:
+            raise InvalidArgument(f"sampling.repetition_penalty {self.repetition_penalty} must be in [1, 10]")
+        if not 0 <= self.no_repeat_ngram_size <= 64:
+            raise InvalidArgument(f"sampling.no_repeat_ngram_size {self.no_repeat_ngram_size} must be 0-64")
+        if self.seed < 0:
+            raise InvalidArgument(f"sampling.seed {self.seed} must not be negative")
+        if self.chunk_tokens < 8:
+            raise InvalidArgument(f"sampling.chunk_tokens {self.chunk_tokens} must be at least 8")
+        if not 0 <= self.carry_sentences <= 20:
+            raise InvalidArgument(f"sampling.carry_sentences {self.carry_sentences} must be 0-20")
+        if not 1 <= self.min_paragraph_chars <= 100_000:
+            raise InvalidArgument(f"sampling.min_paragraph_chars {self.min_paragraph_chars} must be 1-100000")
+        if not 16 <= self.max_copied_span <= 100_000:
+            raise InvalidArgument(f"sampling.max_copied_span {self.max_copied_span} must be 16-100000")
+        if context_tokens is not None and self.chunk_tokens >= context_tokens:
+            raise InvalidArgument(
+                f"sampling.chunk_tokens {self.chunk_tokens} does not fit the writer's context of "
+                f"{context_tokens} tokens (leave room for the carried sentences)"
+            )
+
+
+def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> None:
+    """CTRL-style penalty, as transformers applies it: tokens already in the context lose likelihood.
+
+    seen is a (batch, vocab) boolean mask of tokens in each row's context; logits change in place.
+    """
+    if penalty == 1.0:
+        return
+    penalized = torch.where(logits > 0, logits / penalty, logits * penalty)
+    logits.copy_(torch.where(seen, penalized, logits))
+
+
+def banned_ngram_tokens(tokens: list[int], size: int) -> list[int]:
+    """Tokens that would complete an n-gram (n = size) already present in tokens."""
+    if size <= 0 or len(tokens) < size:
+        return []
+    prefix = tuple(tokens[len(tokens) - size + 1 :])
+    banned = []
+    for i in range(len(tokens) - size + 1):
+        if tuple(tokens[i : i + size - 1]) == prefix:
+            banned.append(tokens[i + size - 1])
+    return banned
+
+
+def filter_logits(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
+    """Temperature, then top-k, then nucleus (top-p) filtering, in transformers' order; returns new logits."""
+    if temperature != 1.0:
+        logits = logits / temperature
+    if top_k > 0 and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=False, dim=-1)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        remove_sorted = cumulative <= (1 - top_p)
+        remove_sorted[..., -1:] = False  # always keep the most likely token
+        remove = remove_sorted.scatter(-1, order, remove_sorted)
+        logits = logits.masked_fill(remove, float("-inf"))
+    return logits
+
+
+def sample_row(logits: torch.Tensor, generator: torch.Generator) -> int:
+    """Draw one token id from a row of filtered logits with the row's own generator."""
+    probs = torch.softmax(logits.float(), dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator).item())
