@@ -218,11 +218,16 @@ class DockerStack:
         host = "127.0.0.1" if self.bind in ("0.0.0.0", "") else self.bind
         return {name: f"{host}:{SERVICE_PORTS[name]}" for name in self.names}
 
-    def start(self, timeout: float = 300.0, on_status: Callable[[str], None] | None = None) -> dict[str, str]:
+    def start(
+        self,
+        timeout: float = 300.0,
+        on_status: Callable[[str], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> dict[str, str]:
         """Run every planned container, wait until Docker reports each healthy, return the addresses.
 
         Raises EngineUnavailable when no engine answers and DockerStartError (after removing what it
-        started) when an image is missing or a container exits or turns unhealthy.
+        started) when an image is missing, a container exits or turns unhealthy, or cancelled() says so.
         """
         plans = self.plan()
         client = self._client = connect()
@@ -243,11 +248,11 @@ class DockerStack:
                     on_status(f"starting {plan.name} ({plan.image})")
                 self.containers[plan.service] = self._run(client, plan)
                 if plan.service == "elasticsearch":  # the retriever checks its backend at start-up
-                    wait_healthy(self.containers[plan.service], deadline)
+                    wait_healthy(self.containers[plan.service], deadline, cancelled)
             for service, container in self.containers.items():
                 if on_status:
                     on_status(f"waiting for {service} to be healthy")
-                wait_healthy(container, deadline)
+                wait_healthy(container, deadline, cancelled)
         except BaseException:
             self.stop()
             raise
@@ -334,9 +339,14 @@ def elasticsearch_healthcheck() -> dict[str, Any]:
     )
 
 
-def wait_healthy(container: Any, deadline: float) -> None:
-    """Poll Docker's health status until healthy; DockerStartError if it exits, turns unhealthy or times out."""
+def wait_healthy(
+    container: Any, deadline: float, cancelled: Callable[[], bool] | None = None, poll: float = 1.0
+) -> None:
+    """Poll Docker's health status until healthy; DockerStartError if it exits, turns unhealthy, times
+    out or cancelled() turns true (Ctrl-C while starting)."""
     while True:
+        if cancelled is not None and cancelled():
+            raise DockerStartError(f"interrupted while waiting for {container.name}")
         container.reload()
         state = container.attrs.get("State", {})
         health = (state.get("Health") or {}).get("Status")
@@ -350,7 +360,7 @@ def wait_healthy(container: Any, deadline: float) -> None:
             )
         if time.monotonic() > deadline:
             raise DockerStartError(f"{container.name} was not healthy in time (health: {health})")
-        time.sleep(1.0)
+        time.sleep(poll)
 
 
 @dataclass
@@ -417,7 +427,7 @@ def services_up(
     stack = DockerStack.from_env(names, gpus=gpus)
     try:
         with console.status("starting containers...") as status:
-            addresses = stack.start(on_status=status.update)
+            addresses = stack.start(on_status=status.update, cancelled=lambda: stop_requested(0))
     except EngineUnavailable as exc:
         err_console.print(f"[red]--docker: {exc}[/red]", highlight=False)
         return 1

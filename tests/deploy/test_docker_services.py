@@ -6,11 +6,12 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from supil.docker_services import DockerStack, EngineUnavailable, connect
+from supil.docker_services import DockerStack, DockerStartError, EngineUnavailable, connect, wait_healthy
 from supil.local import SERVICE_NAMES
 from tests.deploy.compose import load
 
@@ -127,3 +128,44 @@ def test_elasticsearch_image_analyzes_korean_with_nori(elasticsearch_url: str) -
     result = client.indices.analyze(tokenizer="nori_tokenizer", text="함께라는 것은")
     tokens = [t["token"] for t in result["tokens"]]
     assert "함께" in tokens, tokens
+
+
+class _Container:
+    """The few attributes wait_healthy reads, as the Docker SDK's Container has them (no engine here)."""
+
+    name = "supil-cleaner"
+
+    def __init__(self, states: list[dict]) -> None:
+        self._states = states
+        self.attrs: dict = {}
+
+    def reload(self) -> None:
+        self.attrs = {"State": self._states.pop(0) if len(self._states) > 1 else self._states[0]}
+
+    def logs(self, tail: int) -> bytes:
+        return b"supil cleaner: configuration error: SUPIL_PORT='x' is not an integer\n"
+
+
+def test_wait_healthy_returns_once_healthy() -> None:
+    starting = {"Status": "running", "Health": {"Status": "starting"}}
+    healthy = {"Status": "running", "Health": {"Status": "healthy"}}
+    wait_healthy(_Container([starting, starting, healthy]), time.monotonic() + 30, poll=0.01)
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ({"Status": "exited", "ExitCode": 2, "Health": {"Status": "starting"}}, "exit code 2"),
+        ({"Status": "running", "Health": {"Status": "unhealthy"}}, "is unhealthy"),
+    ],
+)
+def test_wait_healthy_reports_a_dead_or_unhealthy_container_with_its_log(state: dict, expected: str) -> None:
+    with pytest.raises(DockerStartError, match=expected) as info:
+        wait_healthy(_Container([state]), time.monotonic() + 30)
+    assert "configuration error" in str(info.value)
+
+
+def test_wait_healthy_stops_when_cancelled() -> None:
+    starting = {"Status": "running", "Health": {"Status": "starting"}}
+    with pytest.raises(DockerStartError, match="interrupted while waiting for supil-cleaner"):
+        wait_healthy(_Container([starting]), time.monotonic() + 30, cancelled=lambda: True)
