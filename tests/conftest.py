@@ -59,11 +59,13 @@ def elasticsearch_url() -> Iterator[str]:
     try:
         url = container.start()
     except EngineUnavailable as exc:
-        if url := os.environ.get("SUPIL_ES_URL"):
+        no_engine = str(exc)
+    else:
+        try:
             yield url
-            return
-        pytest.skip(f"no Elasticsearch: SUPIL_ES_URL is not set and {exc}")
-    try:
-        yield url
-    finally:
-        container.stop()
+        finally:
+            container.stop()
+        return
+    if not (url := os.environ.get("SUPIL_ES_URL", "")):
+        pytest.skip(f"no Elasticsearch: SUPIL_ES_URL is not set and {no_engine}")
+    yield url
