@@ -116,9 +116,37 @@ def services_up(
     check: Annotated[
         bool, typer.Option("--check", help="start, show the health table, then stop at once")
     ] = False,
+    docker: Annotated[
+        bool,
+        typer.Option(
+            "--docker",
+            help="run the service images and Elasticsearch through the Docker Engine API "
+            "(settings as in deploy/.env.example; see deploy/README.md)",
+        ),
+    ] = False,
 ) -> None:
     """Start the services as child processes on free ports, wait for health, stop them on Ctrl-C."""
     token = os.environ.get("SUPIL_TOKEN") or None
+    if docker:
+        from supil import docker_services
+
+        def show_health(addresses: dict[str, str]) -> bool:
+            table, ok = _health_table(addresses, token, "supil services (docker)")
+            console.print(table)
+            return ok
+
+        stop_docker = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop_docker.set())
+        code = docker_services.services_up(
+            tuple(names or SERVICE_NAMES),
+            check=check,
+            console=console,
+            err_console=err_console,
+            show_health=show_health,
+            stop_requested=stop_docker.wait,
+        )
+        raise typer.Exit(code)
     local = LocalServices(names=tuple(names or SERVICE_NAMES), workspace=workspace, token=token)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

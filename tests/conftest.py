@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -46,3 +47,25 @@ def serve_service(tmp_path: Path) -> Iterator[Callable[..., tuple[ServiceServer,
     for server, channel in started:
         channel.close()
         server.stop(1.0)
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_url() -> Iterator[str]:
+    """An Elasticsearch with analysis-nori: the deploy/elasticsearch image on a reachable Docker engine,
+    else SUPIL_ES_URL, else the test is skipped with the reason."""
+    from supil.docker_services import ElasticsearchContainer, EngineUnavailable
+
+    container = ElasticsearchContainer()
+    try:
+        url = container.start()
+    except EngineUnavailable as exc:
+        no_engine = str(exc)
+    else:
+        try:
+            yield url
+        finally:
+            container.stop()
+        return
+    if not (url := os.environ.get("SUPIL_ES_URL", "")):
+        pytest.skip(f"no Elasticsearch: SUPIL_ES_URL is not set and {no_engine}")
+    yield url
