@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 import typer
@@ -18,9 +23,9 @@ from rich.table import Table
 from supil import __version__
 from supil.client import error_text, health_status, list_services, open_channel
 from supil.local import SERVICE_NAMES, LocalServices, StartError
-from supil.orchestrator import StageError, plan_sections, run_essay
+from supil.orchestrator import GROUPS, EssayJob, Reporter, StageError, plan_sections
+from supil.progress import JsonReporter, RichReporter
 from supil.spec import EssaySpec, SpecError, check_address, load_spec
-from supil.v1 import jobs_pb2
 
 app = typer.Typer(
     help="supil (수필): write a long Korean essay from a theme and a few sub-topics.",
@@ -229,6 +234,14 @@ def _addresses(spec: EssaySpec, remote: str | None) -> dict[str, str] | None:
     return found
 
 
+class OutputMode(StrEnum):
+    """How `supil run` shows progress."""
+
+    rich = "rich"
+    json = "json"
+    quiet = "quiet"
+
+
 @app.command()
 def run(
     spec_path: Annotated[
@@ -240,79 +253,227 @@ def run(
     remote: Annotated[
         str | None, typer.Option("--remote", help="name=host:port,... of running services")
     ] = None,
+    from_stage: Annotated[
+        str | None, typer.Option("--from", help=f"redo from this stage on: {', '.join(GROUPS)}")
+    ] = None,
+    output: Annotated[
+        OutputMode, typer.Option("--output", "-o", help="rich progress bars, JSON lines, or quiet")
+    ] = OutputMode.rich,
+    verbose: Annotated[bool, typer.Option("--verbose", help="show every job event message")] = False,
     workspace: WorkspaceOption = Path("supil-work"),
 ) -> None:
-    """Run the whole essay job described by SPEC (a bad spec exits 2 before anything starts)."""
+    """Run the whole essay job described by SPEC; rerunning skips every stage that is already done.
+
+    A bad spec exits 2 before anything starts. Ctrl-C cancels the running job; run the same command
+    again to resume.
+    """
     spec = _load_or_exit(spec_path)
-    _print_plan(spec)
+    if from_stage is not None and from_stage not in GROUPS:
+        err_console.print(f"[red]--from {from_stage!r}:[/red] not a stage; one of {', '.join(GROUPS)}")
+        raise typer.Exit(2)
+    if output == OutputMode.rich:
+        _print_plan(spec)
     if dry_run:
         console.print("[green]spec is valid[/green] (dry run: nothing started)")
         return
+    essay_path = _run_job(spec, spec_path, remote, from_stage, output, verbose, workspace)
+    _print_summary(spec, essay_path, output)
+
+
+def _run_job(
+    spec: EssaySpec,
+    spec_path: Path,
+    remote: str | None,
+    from_stage: str | None,
+    output: OutputMode,
+    verbose: bool,
+    workspace: Path,
+) -> Path:
     token = os.environ.get("SUPIL_TOKEN") or None
     addresses = _addresses(spec, remote)
     local = None
+    job: EssayJob | None = None
+    reporter = _reporter(output, verbose)
     try:
         if addresses is None:
             local = LocalServices(workspace=workspace, token=token)
-            with console.status("starting services..."):
+            if output == OutputMode.rich:
+                with console.status("starting services..."):
+                    addresses = local.start()
+            else:
                 addresses = local.start()
-        run_essay(spec, addresses, token, on_event=_print_event)
+        else:
+            _check_remote(addresses, token)
+        job = EssayJob(spec, addresses, workspace, token, reporter)
+        job.save_spec(spec_path.read_text(encoding="utf-8"))
+        with reporter if isinstance(reporter, RichReporter) else contextlib.nullcontext():
+            return job.run(from_stage)
+    except KeyboardInterrupt:
+        cancelled = job.cancel_running() if job is not None else None
+        err_console.print(
+            f"[yellow]interrupted[/yellow]{f'; cancelled job {cancelled}' if cancelled else ''}. "
+            f"Nothing finished is lost: run `supil run {spec_path}` again to resume."
+        )
+        raise typer.Exit(130) from None
     except StartError as exc:
         err_console.print(f"[red]could not start services:[/red] {exc}")
         raise typer.Exit(1) from None
     except StageError as exc:
-        err_console.print(f"[red]stopped at stage {exc.stage}:[/red] {exc.cause}")
+        err_console.print(f"[red]stopped at stage {exc.stage}:[/red] {exc.cause}", highlight=False)
         if exc.advice:
-            err_console.print(f"  {exc.advice}")
+            err_console.print(f"  what to change: {exc.advice}", highlight=False)
         raise typer.Exit(1) from None
     finally:
         if local is not None:
             local.stop()
 
 
-def _print_event(stage: str, event: jobs_pb2.JobEvent) -> None:
-    if event.message:
-        console.print(f"[dim]{stage}[/dim] {event.message}", highlight=False)
+def _reporter(output: OutputMode, verbose: bool) -> Reporter:
+    if output == OutputMode.json:
+        return JsonReporter()
+    if output == OutputMode.quiet:
+        return Reporter()
+    return RichReporter(console, verbose)
+
+
+def _check_remote(addresses: dict[str, str], token: str | None) -> None:
+    """Fail fast, naming the address, when a remote service does not answer its health check."""
+    for name, address in addresses.items():
+        channel = open_channel(address, token)
+        try:
+            status = health_status(channel, timeout=5.0)
+        finally:
+            channel.close()
+        if status != "SERVING":
+            err_console.print(f"[red]{name} at {address} is not reachable or not serving ({status})[/red]")
+            raise typer.Exit(1)
+
+
+def _print_summary(spec: EssaySpec, essay_path: Path, output: OutputMode) -> None:
+    text = essay_path.read_text(encoding="utf-8")
+    if output == OutputMode.json:
+        sys.stdout.write(json.dumps({"event": "essay", "path": str(essay_path)}, ensure_ascii=False) + "\n")
+        return
+    if output == OutputMode.quiet:
+        console.print(str(essay_path))
+        return
+    console.print(
+        f"[green]essay written:[/green] {essay_path} ({spec.essay.target_chars:,} characters asked)"
+    )
+    console.print(f"report: {essay_path.parent / 'report.html'}")
+    del text
 
 
 @app.command()
-def demo(workspace: WorkspaceOption = Path("supil-work/demo")) -> None:
-    """What `make demo` runs. Today: start the five services, show them healthy, validate and plan
-    examples/demo.toml, and say which pipeline stages are still to be built."""
-    spec = _load_or_exit(EXAMPLES / "demo.toml")
-    local = LocalServices(workspace=workspace)
-    try:
-        with console.status("starting the five services..."):
-            addresses = local.start()
-        table, ok = _health_table(addresses, None, "supil services")
-        console.print(table)
-        _print_plan(spec)
-        from services.crawler.demo_site import DEFAULT_PORT, start_demo_site
+def demo(
+    workspace: WorkspaceOption = Path("supil-work/demo"),
+    output: Annotated[
+        OutputMode, typer.Option("--output", "-o", help="rich progress bars, JSON lines, or quiet")
+    ] = OutputMode.rich,
+) -> None:
+    """What `make demo` runs: serve the bundled demo site on 127.0.0.1, run examples/demo.toml with the
+    `tiny` model fully offline, and print the essay's path, length and a short summary."""
+    from services.crawler.demo_site import start_demo_site
 
-        try:
-            site = start_demo_site(DEFAULT_PORT)  # the spec's crawl starts at 127.0.0.1:8765
-        except OSError as exc:
-            err_console.print(f"[red]could not serve the demo site on port {DEFAULT_PORT}:[/red] {exc}")
-            raise typer.Exit(1) from None
-        console.print(f"demo site: {site.url} ({len(site.site.posts)} essays)")
-        try:
-            run_essay(spec, addresses, on_event=_print_event)
-        except StageError as exc:
-            console.print(
-                f"[yellow]pipeline today:[/yellow] stops at stage {exc.stage}: {exc.cause}", highlight=False
-            )
-        finally:
-            site.stop()
+    spec_path = EXAMPLES / "demo.toml"
+    spec = _load_or_exit(spec_path)
+    wanted = urlsplit(spec.crawl.sites[0].start_urls[0])
+    try:
+        site = start_demo_site(wanted.port or 80)
+    except OSError:
+        site = start_demo_site(0)  # the usual port is taken: serve elsewhere and point the crawl there
+    try:
+        for profile in spec.crawl.sites:
+            profile.start_urls = [
+                urlunsplit(u._replace(netloc=f"127.0.0.1:{site.port}"))
+                for u in map(urlsplit, profile.start_urls)
+            ]
+        if output == OutputMode.rich:
+            console.print(f"demo site: {site.url}")
+            _print_plan(spec)
+        essay_path = _run_job(spec, spec_path, None, None, output, False, workspace)
+    finally:
+        site.stop()
+    _print_summary(spec, essay_path, output)
+    if output == OutputMode.rich:
+        text = essay_path.read_text(encoding="utf-8")
+        console.print(text[: text.find("\n\n", 400) + 1 if len(text) > 400 else len(text)], highlight=False)
+
+
+def _essay_job(
+    name: str, workspace: Path, output: OutputMode = OutputMode.rich
+) -> tuple[EssayJob, EssaySpec]:
+    """The essay job called NAME in the workspace, rebuilt from the spec saved by `supil run`."""
+    spec_file = workspace / "jobs" / name / "spec.toml"
+    if not spec_file.exists():
+        err_console.print(f"[red]no essay job {name!r} in {workspace}[/red] (run `supil run SPEC` first)")
+        raise typer.Exit(2)
+    spec = _load_or_exit(spec_file)
+    return EssayJob(spec, {}, workspace, reporter=_reporter(output, False)), spec
+
+
+@app.command()
+def regenerate(
+    name: Annotated[str, typer.Argument(help="the essay's [essay] name")],
+    section: Annotated[int, typer.Option("--section", "-s", help="section number (1 = first)", min=1)],
+    seed: Annotated[int | None, typer.Option("--seed", help="sampling seed (default: a new one)")] = None,
+    remote: Annotated[
+        str | None, typer.Option("--remote", help="generator=host:port,retriever=host:port")
+    ] = None,
+    workspace: WorkspaceOption = Path("supil-work"),
+) -> None:
+    """Redraw one section with another seed; every other section stays as it is."""
+    job, _ = _essay_job(name, workspace)
+    seed = seed if seed is not None else secrets.randbelow(2**31)
+    token = os.environ.get("SUPIL_TOKEN") or None
+    local = None
+    try:
+        if remote:
+            job.addresses = parse_remote(remote, named=True)
+        else:
+            local = LocalServices(names=("retriever", "generator"), workspace=workspace, token=token)
+            with console.status("starting the generator..."):
+                job.addresses = local.start()
+        job.token = token
+        path = job.regenerate(section - 1, seed)
     except StartError as exc:
         err_console.print(f"[red]could not start services:[/red] {exc}")
         raise typer.Exit(1) from None
+    except StageError as exc:
+        err_console.print(f"[red]{exc.stage}:[/red] {exc.cause}", highlight=False)
+        if exc.advice:
+            err_console.print(f"  what to change: {exc.advice}", highlight=False)
+        raise typer.Exit(1) from None
     finally:
+        job.close()
+        if local is not None:
+            local.stop()
+    console.print(f"section {section} redrawn with seed {seed}; essay re-assembled: {path}")
+
+
+@app.command()
+def essay(
+    name: Annotated[str, typer.Argument(help="the essay's [essay] name")],
+    workspace: WorkspaceOption = Path("supil-work"),
+) -> None:
+    """Re-assemble essay.md and report.html from the drafts (after `supil regenerate` or edits)."""
+    job, _ = _essay_job(name, workspace)
+    local = LocalServices(
+        names=("retriever",), workspace=workspace
+    )  # measures topic relevance for the report
+    try:
+        job.addresses = local.start()
+        path = job.assemble()
+    except StartError as exc:
+        err_console.print(f"[red]could not start the retriever:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except StageError as exc:
+        err_console.print(f"[red]{exc.stage}:[/red] {exc.cause}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        job.close()
         local.stop()
-    if not ok:
-        raise typer.Exit(1)
-    console.print(
-        "[green]demo done:[/green] services healthy, spec valid. The essay itself arrives with the pipeline issues."
-    )
+    console.print(f"{path} ({job.manifest.essay_chars:,} characters)")
 
 
 @app.command("demo-site")

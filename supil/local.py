@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -16,6 +17,14 @@ from supil.client import health_status, open_channel
 logger = logging.getLogger(__name__)
 
 SERVICE_NAMES = ("crawler", "cleaner", "retriever", "trainer", "generator")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies (even by SIGKILL), so no service is orphaned."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class StartError(RuntimeError):
@@ -87,6 +96,7 @@ class LocalServices:
                         stdin=subprocess.DEVNULL,
                         env=env,
                         start_new_session=True,  # Ctrl-C reaches us, and we stop them in order
+                        preexec_fn=_die_with_parent,
                     )
                 self.running[name] = LocalService(name, process, port_file, log_file, self.host)
             deadline = time.monotonic() + timeout

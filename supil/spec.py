@@ -175,6 +175,8 @@ class Model(_Strict):
     """[model]: the base model and how writers are trained."""
 
     base: Annotated[str, Field(min_length=1)] = "tiny"
+    pretrain: bool = Field(True, description="continued pretraining on the whole cleaned corpus first")
+    pretrain_epochs: Annotated[float, Field(gt=0, le=1000)] = 1
     freeze_layers: Annotated[int, Field(ge=0, le=1000)] | None = None
     lora: bool = False
     epochs: Annotated[float, Field(gt=0, le=1000)] = 5
@@ -204,6 +206,16 @@ class Generate(_Strict):
     carry_sentences: Annotated[int, Field(ge=0, le=20)] = 2
     min_paragraph_chars: Annotated[int, Field(gt=0, le=100_000)] = 1000
     max_copied_span: Annotated[int, Field(gt=0, le=100_000)] = 50
+
+
+class Retrieve(_Strict):
+    """[retrieve]: how each section's training set is taken from the index."""
+
+    k: Annotated[int, Field(gt=0, le=100_000, description="documents per query (500 in 2021)")] = 500
+    valid_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    backend: Literal["embedded", "elasticsearch"] = "embedded"
+    decompound_mode: Literal["none", "discard", "mixed"] = "discard"
+    rm3: bool = False
 
 
 class Section(_Strict):
@@ -240,6 +252,7 @@ class EssaySpec(_Strict):
     clean: Clean = Field(default_factory=Clean)
     model: Model = Field(default_factory=Model)
     generate: Generate = Field(default_factory=Generate)
+    retrieve: Retrieve = Field(default_factory=Retrieve)
     sections: Annotated[list[Section], Field(min_length=1, max_length=100)]
     services: Services = Field(default_factory=Services)
 

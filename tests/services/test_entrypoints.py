@@ -154,3 +154,50 @@ def test_bad_job_id_is_invalid_argument(serve_service: Serve, call: Callable[[gr
         call(channel)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "job_id" in info.value.details()
+
+
+def test_services_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
+    """`supil services up` killed with SIGKILL leaves no orphaned service behind."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "supil.cli", "services", "up", "cleaner", "--workspace", str(tmp_path / "ws")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert parent.stdout is not None
+    lines = []
+    while not any("Ctrl-C" in line for line in lines):
+        line = parent.stdout.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+    children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent_of(int(p)) == parent.pid]
+    assert children, "services up started no child"
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in children):
+        assert time.monotonic() < deadline, "a service outlived its killed parent"
+        time.sleep(0.1)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
