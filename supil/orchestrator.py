@@ -697,7 +697,9 @@ def clean_options(settings: dict[str, Any]) -> cleaner_pb2.CleanOptions:
     for key, value in settings.items():
         if value is None or key not in cleaner_pb2.CleanOptions.DESCRIPTOR.fields_by_name:
             continue
-        if isinstance(value, list):
+        if key == "sentence_backend":
+            options.sentence_backend = cleaner_pb2.SentenceBackend.Value(f"SENTENCE_BACKEND_{value.upper()}")
+        elif isinstance(value, list):
             getattr(options, key).extend(value)
         else:
             setattr(options, key, value)

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 STATE_DIR = ".supil"  # the runtime's own records; not an artifact namespace
 MAX_NAME_LENGTH = 1024
+FILE_MODE = 0o644
+DIR_MODE = 0o755
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class ArtifactStore:
         final = self.path(name)
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; artifacts are shared between services and users
         tmp = Path(tmp_name)
         write = FileWrite(os.fdopen(fd, "wb"), tmp)
         try:
@@ -176,6 +179,7 @@ class ArtifactStore:
         final = self.path(name)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+        tmp.chmod(DIR_MODE)
         write = DirWrite(tmp)
         try:
             yield write
@@ -265,6 +269,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

@@ -103,3 +103,12 @@ def test_remove(store: ArtifactStore) -> None:
     store.remove("a.txt")
     assert not store.exists("a.txt")
     assert not store.path("a.txt").exists()
+
+
+def test_artifacts_are_readable_by_others(store: ArtifactStore) -> None:
+    # Several services (and the person reading essay.md) share the workspace.
+    entry = store.write_bytes("a.txt", b"x")
+    assert store.path(entry.name).stat().st_mode & 0o777 == 0o644
+    with store.open_dir("d") as out:
+        (out.path / "f").write_text("y")
+    assert store.path("d").stat().st_mode & 0o777 == 0o755
