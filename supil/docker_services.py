@@ -25,8 +25,8 @@ SECOND_NS = 1_000_000_000
 # Services whose images come in a CUDA variant (tag suffix "-cuda") and get GPUs with gpus=True.
 TORCH_SERVICES = ("trainer", "generator")
 BUILD_HINT = (
-    "build them first: cp deploy/.env.example deploy/.env (set ELASTIC_PASSWORD), then "
-    "`docker compose -f deploy/docker-compose.yml build` (see deploy/README.md)"
+    "build them first: in deploy/, cp .env.example .env (set ELASTIC_PASSWORD), then "
+    "`docker compose build` (see deploy/README.md)"
 )
 
 

@@ -98,6 +98,11 @@ def run_crawl(
         if process.is_alive():
             process.kill()
             process.join()
+        try:  # whatever the process sent just before it exited
+            while parent_conn.poll():
+                counters = _handle(ctx, parent_conn.recv(), counters)
+        except (EOFError, OSError):
+            pass
         parent_conn.close()
     _finish(ctx, store, plan, process.exitcode, counters)
 

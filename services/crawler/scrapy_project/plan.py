@@ -116,7 +116,9 @@ def crawl_settings(plan: CrawlPlan) -> dict[str, Any]:
     settings["DOWNLOAD_DELAY"] = min(p.download_delay for p in polite)
     settings["AUTOTHROTTLE_ENABLED"] = any(p.autothrottle for p in polite)
     settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = max(p.concurrency for p in polite)
-    settings["CONCURRENT_REQUESTS"] = max(32, sum(p.concurrency for p in polite))
+    # The engine hands the downloader up to CONCURRENT_REQUESTS requests, which then wait in per-domain
+    # queues; a stop waits for all of them. Matching the per-site sum keeps a cancel prompt.
+    settings["CONCURRENT_REQUESTS"] = sum(p.concurrency for p in polite)
     slots: dict[str, dict[str, Any]] = {}
     for profile in profiles:
         for domain in profile.domains():
