@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -94,6 +95,11 @@ def compose(corpus: Path, megabytes: float, seed: int) -> list[Document]:
     return docs
 
 
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def rate(megabytes: float, seconds: float) -> str:
     return f"{megabytes / seconds:7.2f} MB/s"
 
@@ -164,14 +170,21 @@ def main(argv: list[str] | None = None) -> int:
         timings = {}
         for workers in sorted({1, args.workers}):
             t0 = time.perf_counter()
+            parent0, children0 = cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN)
             report = clean_corpus(
                 store, "raw.jsonl.zst", f"clean-{workers}.jsonl.zst", CleanConfig(), workers=workers
             )
             timings[workers] = time.perf_counter() - t0
+            parent = cpu_seconds(resource.RUSAGE_SELF) - parent0
+            children = cpu_seconds(resource.RUSAGE_CHILDREN) - children0
             stages, dropped = report.stats["stages"], report.stats["dropped"]
+            # CPU seconds and the load average say how much of the wall time was this job's own work
+            # when other processes share the machine.
             print(
                 f"  {workers} core(s): {timings[workers]:6.1f} s  {rate(total_mb, timings[workers])}"
-                f"   kept {stages['written']:,} of {stages['read']:,}; "
+                f"   (CPU: parent {parent:.1f} s, worker processes {children:.1f} s;"
+                f" load average {os.getloadavg()[0]:.1f})\n"
+                f"             kept {stages['written']:,} of {stages['read']:,}; "
                 + ", ".join(f"{k} {v:,}" for k, v in dropped.items() if v)
             )
         if args.workers > 1:
