@@ -50,6 +50,7 @@ bench: setup
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/retrieve.py --size 16
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/clean.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache supil-work

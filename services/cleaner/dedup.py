@@ -19,7 +19,8 @@ def normalized_key(text: str) -> bytes:
 
 
 def shingle_hashes(text: str, size: int = 5) -> np.ndarray:
-    """32-bit hashes of the distinct `size`-character shingles of the text without whitespace."""
+    """32-bit hashes of the `size`-character shingles of the text without whitespace (repeats kept:
+    they cannot change a minimum, and dropping them costs more than it saves)."""
     compact = "".join(text.split())
     points = np.frombuffer(compact.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     if points.size == 0:
@@ -29,11 +30,13 @@ def shingle_hashes(text: str, size: int = 5) -> np.ndarray:
     # A polynomial hash per shingle, computed for all shingles at once (wrapping uint64 arithmetic),
     # instead of datasketch's sha1 per shingle in Python (the difference between ~1 ms and ~50 us a page).
     count = points.size - size + 1
-    acc = np.zeros(count, dtype=np.uint64)
-    for offset in range(size):
-        acc = acc * np.uint64(1_000_003) + points[offset : offset + count]
-    mixed = (acc * _MULT) >> np.uint64(32)
-    return np.unique(mixed.astype(np.uint32))
+    acc = points[:count].copy()
+    for offset in range(1, size):
+        acc *= np.uint64(1_000_003)
+        acc += points[offset : offset + count]
+    acc *= _MULT
+    acc >>= np.uint64(32)
+    return acc.astype(np.uint32)
 
 
 _PERMUTATIONS: dict[int, np.ndarray] = {}
@@ -51,14 +54,16 @@ def signature(text: str, num_perm: int = 128, size: int = 5) -> np.ndarray:
     """The MinHash signature of a text's shingles: datasketch's affine32 permutations applied in numpy
     (the shingle hashes are mixed already), usable as `MinHash(hashvalues=..., scheme="affine32")`."""
     a, b = _permutations(num_perm)
-    a = a.astype(np.uint32)
-    b = b.astype(np.uint32)
+    a = a.astype(np.uint32)[:, None]
+    b = b.astype(np.uint32)[:, None]
     values = np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
     hashes = shingle_hashes(text, size)
-    # In blocks, so that a very long document never needs a (shingles x num_perm) matrix at once.
+    # (num_perm x shingles), reduced along the contiguous axis (several times faster than the other
+    # layout), in blocks so that a very long document never needs the whole matrix at once.
     for start in range(0, hashes.size, 8192):
-        block = hashes[start : start + 8192, None]
-        np.minimum(values, (block * a + b).min(axis=0), out=values)
+        block = np.multiply.outer(a[:, 0], hashes[start : start + 8192])
+        block += b
+        np.minimum(values, block.min(axis=1), out=values)
     return values
 
 

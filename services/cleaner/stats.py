@@ -52,17 +52,26 @@ def length_histogram_png(input_lengths: Sequence[int], output_lengths: Sequence[
 
     figure = Figure(figsize=(9, 5), dpi=100)
     axes = figure.add_subplot()
-    top = max([LONG_DOC_CHARS * 1.25, *input_lengths, *output_lengths])
+    # One 50 MB dump must not squash every other bar into the first bin: the axis ends at the longest
+    # kept document or the input's 99.5th percentile, and longer documents are counted in the last bin.
+    top = max(
+        [
+            LONG_DOC_CHARS * 1.25,
+            *output_lengths,
+            float(np.percentile(input_lengths, 99.5)) if input_lengths else 0.0,
+        ]
+    )
     bins = np.linspace(0, top, 61)
     if input_lengths:
-        axes.hist(input_lengths, bins=bins, alpha=0.45, label=f"input ({len(input_lengths):,} documents)")
+        clipped = np.minimum(np.asarray(input_lengths, dtype=float), top)
+        axes.hist(clipped, bins=bins, alpha=0.45, label=f"input ({len(input_lengths):,} documents)")
     if output_lengths:
         axes.hist(output_lengths, bins=bins, alpha=0.75, label=f"kept ({len(output_lengths):,} documents)")
     over = sum(1 for n in output_lengths if n > LONG_DOC_CHARS)
     axes.axvline(LONG_DOC_CHARS, color="crimson", linestyle="--", linewidth=1.5)
     axes.annotate(
         f"20,000 characters: {over:,} kept document(s) longer\n(2021: none, so the essay is written by sections)",
-        xy=(LONG_DOC_CHARS, 0.92),
+        xy=(LONG_DOC_CHARS, 0.8),
         xycoords=("data", "axes fraction"),
         xytext=(6, 0),
         textcoords="offset points",
@@ -71,10 +80,11 @@ def length_histogram_png(input_lengths: Sequence[int], output_lengths: Sequence[
         va="top",
     )
     axes.set_yscale("symlog")
-    axes.set_xlabel("document length (characters)")
+    axes.set_xlabel(f"document length (characters; the last bin holds everything from {top:,.0f})")
     axes.set_ylabel("documents")
     axes.set_title(title)
-    axes.legend(loc="upper right", fontsize=8)
+    if input_lengths or output_lengths:
+        axes.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png")

@@ -415,13 +415,13 @@ STEPS: dict[str, Callable[[str], str]] = {
 STEP_NAMES: tuple[str, ...] = tuple(STEPS)
 
 
-# Steps that delete text. A deletion can join what was apart ("@(사진=...)가" -> "@가", a base letter and
-# a combining mark), which an earlier step would have handled; when one of them changed the text, the
-# pipeline runs again until nothing changes, so that clean(clean(x)) == clean(x). Replacements alone
-# need one round.
-REMOVALS = frozenset(
-    {"control_chars", "bad_chars", "mentions", "hashtags", "news_copyright", "photo_captions", "boilerplate"}
-)
+# Steps that delete text. A deletion can join what was apart ("@(사진=...)가" -> "@가"), which an earlier
+# step would have handled; when one of them changed the text, the pipeline runs again until nothing
+# changes, so that clean(clean(x)) == clean(x). Replacements need one round. control_chars and bad_chars
+# delete too, but run before everything except html_entities and nfc, so they only need another round
+# when they leave an entity or a non-NFC sequence behind (checked directly, much cheaper).
+REMOVALS = frozenset({"mentions", "hashtags", "news_copyright", "photo_captions", "boilerplate"})
+EARLY_REMOVALS = frozenset({"control_chars", "bad_chars"})
 MAX_ROUNDS = 4
 
 
@@ -464,14 +464,22 @@ class Cleaner:
             changed.extend(name for name in self.steps if name in changed_now and name not in changed)
             if not changed_now:
                 break
-            if (
-                round_number == 1
-                and not changed_now & REMOVALS
-                and ("nfc" not in self.steps or unicodedata.is_normalized("NFC", text))
-            ):
+            if round_number == 1 and not self._needs_another_round(changed_now, text):
                 break
         order = {name: i for i, name in enumerate(self.steps)}
         return CleanResult(text, tuple(sorted(changed, key=order.__getitem__)))
+
+    def _needs_another_round(self, changed: set[str], text: str) -> bool:
+        if changed & REMOVALS:
+            return True
+        if "nfc" in self.steps and not unicodedata.is_normalized("NFC", text):
+            return True
+        return bool(
+            changed & EARLY_REMOVALS
+            and "html_entities" in self.steps
+            and "&" in text
+            and _ENTITY.search(text) is not None
+        )
 
     def __call__(self, text: str) -> str:
         """The cleaned text."""

@@ -128,3 +128,16 @@ DIGITS_TEXT = st.lists(
 @given(DIGITS_TEXT)
 def test_digit_runs_are_unchanged(text: str) -> None:
     assert re.findall(r"\d+", CLEANER(text)) == re.findall(r"\d+", text)
+
+
+NO_SPACE_TEXT = st.text(alphabet="ㅋㅎ하가aZ_.!?\u3131é", max_size=40)
+
+
+@SETTINGS
+@given(NO_SPACE_TEXT)
+def test_repeat_normalize_agrees_with_soynlp_where_there_are_no_digits(text: str) -> None:
+    from soynlp.normalizer import repeat_normalize as soynlp_repeat_normalize
+
+    from services.cleaner.steps import repeat_normalize
+
+    assert repeat_normalize(text) == soynlp_repeat_normalize(text, num_repeats=2)

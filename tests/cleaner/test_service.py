@@ -240,3 +240,12 @@ def test_parallel_output_is_the_same_as_serial(tmp_path: Path, monkeypatch: pyte
     assert store.path("serial.jsonl.zst").read_bytes() == store.path("parallel.jsonl.zst").read_bytes()
     assert serial.stats["dropped"] == parallel.stats["dropped"]
     assert serial.stats["dropped"]["near_duplicate"] == len(range(0, 300, 7))
+
+
+def test_an_empty_corpus_gives_empty_outputs(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "ws")
+    write_corpus(store, "in.jsonl.zst", [])
+    report = pipeline.clean_corpus(store, "in.jsonl.zst", "out.jsonl.zst", CleanConfig())
+    assert [role for _, role in report.outputs] == ["corpus", "stats", "histogram"]
+    assert list(read_corpus(store, "out.jsonl.zst")) == []
+    assert report.stats["stages"]["written"] == 0
