@@ -79,7 +79,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def make_queries(analyzed_terms: list[list[str]], n: int, seed: int) -> list[str]:
-    """The 2021 team's queries plus two-noun queries drawn from mid-frequency words (fixed seed)."""
+    """The 2021 team's queries plus two-noun queries drawn from mid-frequency nouns (fixed seed)."""
     analyzer = Analyzer()
     df: Counter[str] = Counter()
     for terms in analyzed_terms:

@@ -8,7 +8,7 @@ import json
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -221,18 +221,6 @@ class Analyzer:
         """Just the indexed terms of a text (the fast path used for indexing and queries)."""
         return [t.term for t in self.analyze(text) if t.position_length >= 1]
 
-    def index_terms(self, text: str) -> tuple[list[str], int]:
-        """Terms to index and the field length Lucene would record (overlapping tokens discounted)."""
-        terms: list[str] = []
-        length = 0
-        last = -1
-        for token in self.analyze(text):
-            terms.append(token.term)
-            if token.position != last:
-                length += 1
-                last = token.position
-        return terms, length
-
     # ---- internals -----------------------------------------------------------------------------
 
     def _run(self, text: str, out: list[Token]) -> None:
@@ -389,8 +377,3 @@ def _morphemes(expression: str) -> list[tuple[str, str]]:
             continue
         result.append((pieces[0], resolve_tag(pieces[1])))
     return result
-
-
-def analyze_many(analyzer: Analyzer, texts: Iterable[str]) -> list[list[str]]:
-    """Terms of several texts."""
-    return [analyzer.terms(text) for text in texts]
