@@ -88,7 +88,9 @@ def make_queries(analyzed_terms: list[list[str]], n: int, seed: int) -> list[str
     words = sorted(
         t
         for t, d in df.items()
-        if 0.005 * n_docs <= d <= 0.2 * n_docs and len(t) >= 2 and analyzer.terms(t) == [t]
+        if 0.005 * n_docs <= d <= 0.2 * n_docs
+        and len(t) >= 2
+        and [(x.term, x.pos) for x in analyzer.analyze(t)] == [(t, "NNG")]
     )
     rng = random.Random(seed)
     queries = list(SEED_QUERIES)
