@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from services.runtime import InvalidArgument
@@ -47,6 +49,25 @@ _PUNCT_CATEGORIES = frozenset("Zs Zl Zp Cc Cf Pd Ps Pe Pc Po Sm Sc Sk So Pi Pf".
 _NODE_FORMAT = r"%ps\t%pe\t%m\t%H\n"
 # A user word beats any path through the dictionary, as Nori's user entries (cost -100000) do.
 USER_WORD_POS = "NNG"
+PLAN_CACHE_SIZE = 200_000
+
+
+TIES_FILE = Path(__file__).with_name("data") / "nori_ties.json"
+
+
+def tie_key(surface: str, pos_type: str, left_pos: str, morphemes: Sequence[Sequence[str]] | None) -> str:
+    """How a dictionary entry is looked up in the tie table (scripts/gen_nori_ties.py)."""
+    parts = "+".join(f"{m[0]}/{m[1]}" for m in morphemes) if morphemes else "*"
+    return f"{surface}\t{pos_type}\t{left_pos}\t{parts}"
+
+
+@functools.cache
+def nori_ties() -> dict[str, list]:
+    """Nori's pick among tied homographs, keyed by the analysis MeCab may have chosen instead."""
+    try:
+        return json.loads(TIES_FILE.read_text(encoding="utf-8"))["ties"]
+    except FileNotFoundError:
+        return {}
 
 
 def resolve_tag(tag: str) -> str:
@@ -168,6 +189,7 @@ class Analyzer:
         self._local = threading.local()
         self._mode = self.settings.decompound_mode
         self._stop = self.settings.stop_tags
+        self._plans: dict[str, tuple[int, int, list[tuple[str, str, str, int, int, int, int]]]] = {}
         self._user_parts: dict[str, tuple[str, ...]] = {}
         for rule in self.settings.user_dictionary:
             word, *parts = rule.split()
@@ -198,18 +220,6 @@ class Analyzer:
     def terms(self, text: str) -> list[str]:
         """Just the indexed terms of a text (the fast path used for indexing and queries)."""
         return [t.term for t in self.analyze(text) if t.position_length >= 1]
-
-    def index_terms(self, text: str) -> tuple[list[str], int]:
-        """Terms to index and the field length Lucene would record (overlapping tokens discounted)."""
-        terms: list[str] = []
-        length = 0
-        last = -1
-        for token in self.analyze(text):
-            terms.append(token.term)
-            if token.position != last:
-                length += 1
-                last = token.position
-        return terms, length
 
     # ---- internals -----------------------------------------------------------------------------
 
@@ -247,36 +257,74 @@ class Analyzer:
         parsed = self._tagger().parse(segment)
         byte_pos = 0
         char_pos = 0
+        plans = self._plans
         for row in parsed.split("\n"):
             if not row or row == "EOS":
                 continue
-            ps, pe, surface, feature = row.split("\t", 3)
+            ps, pe, rest = row.split("\t", 2)
+            plan = plans.get(rest)
+            if plan is None:
+                plan = self._plan(rest)
             start_b = int(ps)
             if ascii_only:
                 char_pos = start_b
             elif start_b != byte_pos:
                 char_pos += len(encoded[byte_pos:start_b].decode("utf-8", "replace"))
             byte_pos = int(pe)
-            start = char_pos
-            char_pos += len(surface)
-            if not surface or (_is_punctuation(surface[0])):
-                continue  # Nori discards a token whose first character is punctuation
+            start = base + char_pos
+            char_pos += plan[0]
+            first = state[0]
+            for term, pos, pos_type, rel_start, rel_end, rel_position, length in plan[2]:
+                out.append(
+                    Token(
+                        term, pos, start + rel_start, start + rel_end, first + rel_position, length, pos_type
+                    )
+                )
+            state[0] = first + plan[1]
+
+    def _plan(self, rest: str) -> tuple[int, int, list[tuple[str, str, str, int, int, int, int]]]:
+        """What one MeCab row emits, relative to its start: tokens repeat, so this is cached."""
+        surface, feature = rest.split("\t", 1)
+        out: list[Token] = []
+        state = [0]
+        if surface and not _is_punctuation(surface[0]):  # Nori drops tokens starting with punctuation
             features = feature.split(",")
             kind = features[4] if len(features) > 7 else "*"
             if kind == "*":
-                pos = resolve_tag(features[0])
                 reading = features[3] if len(features) > 3 else "*"
-                self._emit(surface, pos, "MORPHEME", reading, None, base + start, out, state)
-                continue
-            pos_type = {"Compound": "COMPOUND", "Inflect": "INFLECT", "Preanalysis": "PREANALYSIS"}.get(
-                kind, "MORPHEME"
-            )
-            if pos_type == "COMPOUND" or features[5] == "*":
-                pos = resolve_tag(features[0].split("+")[0])
+                pos = resolve_tag(features[0])
+                tie = nori_ties().get(tie_key(surface, "MORPHEME", pos, None))
+                if tie is not None:  # Nori breaks this dictionary tie the other way
+                    pos_type, pos, reading, picked = tie
+                    morphemes = [(m[0], m[1]) for m in picked] if picked else None
+                    self._emit(surface, pos, pos_type, reading, morphemes, 0, out, state)
+                else:
+                    self._emit(surface, pos, "MORPHEME", reading, None, 0, out, state)
             else:
-                pos = resolve_tag(features[5])
-            morphemes = _morphemes(features[7]) if features[7] != "*" else None
-            self._emit(surface, pos, pos_type, features[3], morphemes, base + start, out, state)
+                pos_type = {"Compound": "COMPOUND", "Inflect": "INFLECT", "Preanalysis": "PREANALYSIS"}.get(
+                    kind, "MORPHEME"
+                )
+                if pos_type == "COMPOUND" or features[5] == "*":
+                    pos = resolve_tag(features[0].split("+")[0])
+                else:
+                    pos = resolve_tag(features[5])
+                morphemes = _morphemes(features[7]) if features[7] != "*" else None
+                tie = nori_ties().get(tie_key(surface, pos_type, pos, morphemes))
+                if tie is not None:  # Nori breaks this dictionary tie the other way
+                    pos_type, pos, reading, picked = tie
+                    morphemes = [(m[0], m[1]) for m in picked] if picked else None
+                    self._emit(surface, pos, pos_type, reading, morphemes, 0, out, state)
+                else:
+                    self._emit(surface, pos, pos_type, features[3], morphemes, 0, out, state)
+        plan = (
+            len(surface),
+            state[0],
+            [(t.term, t.pos, t.pos_type, t.start, t.end, t.position, t.position_length) for t in out],
+        )
+        if len(self._plans) >= PLAN_CACHE_SIZE:
+            self._plans.clear()  # bounded; the common morphemes come straight back
+        self._plans[rest] = plan
+        return plan
 
     def _emit(
         self,
@@ -329,8 +377,3 @@ def _morphemes(expression: str) -> list[tuple[str, str]]:
             continue
         result.append((pieces[0], resolve_tag(pieces[1])))
     return result
-
-
-def analyze_many(analyzer: Analyzer, texts: Iterable[str]) -> list[list[str]]:
-    """Terms of several texts."""
-    return [analyzer.terms(text) for text in texts]

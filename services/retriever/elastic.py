@@ -109,10 +109,12 @@ class ElasticIndex:
     settings: AnalyzerSettings
 
     def search_documents(
-        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
+        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int, *, with_text: bool = True
     ) -> tuple[list[tuple[Document, float]], int]:
-        """Top k documents and how many matched."""
+        """Top k documents and how many matched (texts only if asked)."""
         body = search_body(weighted_terms, filters, k)
+        if not with_text:
+            body["_source"] = {"excludes": ["text"]}
         response = self.client.search(index=self.es_index, **body)
         out = []
         for hit in response["hits"]["hits"]:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import logging
+import mmap
 import multiprocessing
 import os
 import threading
@@ -314,7 +315,11 @@ class EmbeddedIndex:
         self._findptr = np.load(path / "filter_indptr.npy", mmap_mode="r")
         self._findices = np.load(path / "filter_indices.npy", mmap_mode="r")
         self._offsets = np.load(path / "text_offsets.npy", mmap_mode="r")
-        self._texts = np.memmap(path / "texts.bin", dtype=np.uint8, mode="r") if self._offsets[-1] else None
+        self._texts: mmap.mmap | None = None
+        if int(self._offsets[-1]):
+            with (path / "texts.bin").open("rb") as fh:
+                self._texts = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self._offsets_list = [int(x) for x in self._offsets]  # Python ints: slicing mmap wants them
         with (path / "docs.jsonl").open(encoding="utf-8") as fh:
             self.meta = [json.loads(line) for line in fh]
 
@@ -374,25 +379,25 @@ class EmbeddedIndex:
         return [(int(candidates[i]), float(cand_scores[i])) for i in order], total
 
     def search_documents(
-        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
+        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int, *, with_text: bool = True
     ) -> tuple[list[tuple[Document, float]], int]:
-        """Like search, with the stored documents instead of their indexes."""
+        """Like search, with the stored documents instead of their indexes (texts only if asked)."""
         found, total = self.search(weighted_terms, filters, k)
-        return [(self.document(i), score) for i, score in found], total
+        return [(self.document(i, with_text=with_text), score) for i, score in found], total
 
     def text(self, doc_index: int) -> str:
         """The full text of a document."""
         if self._texts is None:
             return ""
-        start, end = int(self._offsets[doc_index]), int(self._offsets[doc_index + 1])
-        return bytes(self._texts[start:end]).decode("utf-8")
+        start, end = self._offsets_list[doc_index], self._offsets_list[doc_index + 1]
+        return self._texts[start:end].decode("utf-8")
 
-    def document(self, doc_index: int) -> Document:
-        """A stored document, whole."""
+    def document(self, doc_index: int, *, with_text: bool = True) -> Document:
+        """A stored document, whole (or without its text)."""
         meta = self.meta[doc_index]
         return Document(
             id=meta["id"],
-            text=self.text(doc_index),
+            text=self.text(doc_index) if with_text else "",
             url=meta["url"],
             source=meta["source"],
             title=meta["title"],

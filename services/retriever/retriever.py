@@ -49,6 +49,7 @@ class Retriever:
         factory = es_client_factory
         if factory is None and self.config.es_url:
             factory = self.config.elasticsearch_client
+        self._infos: dict[str, tuple[str, dict[str, Any]]] = {}
         self.elastic = (
             ElasticBackend(store, factory, self.config.es_index_prefix) if factory is not None else None
         )
@@ -68,9 +69,15 @@ class Retriever:
         """The record of a built index; NotFound if there is none."""
         validate_index_name(name)
         artifact = index_artifact(name)
-        if not self.store.exists(artifact):
-            raise NotFound(f"index {name!r} not found (build it with CreateIndexJob or `supil index`)")
-        return json.loads((self.store.path(artifact) / "index.json").read_text(encoding="utf-8"))
+        try:
+            entry = self.store.entry(artifact)
+        except NotFound:
+            raise NotFound(f"index {name!r} not found (build it with CreateIndexJob)") from None
+        cached = self._infos.get(name)
+        if cached is None or cached[0] != entry.sha256:  # rebuilt since: read the new record
+            info = json.loads((self.store.path(artifact) / "index.json").read_text(encoding="utf-8"))
+            cached = self._infos[name] = (entry.sha256, info)
+        return cached[1]
 
     def open(self, name: str) -> SearchableIndex:
         """The searchable index called name, on its backend."""
@@ -84,11 +91,20 @@ class Retriever:
         return self.embedded.open(name)
 
     def search(
-        self, name: str, query: str, options: QueryOptions, k: int, *, snippets: bool = True
+        self,
+        name: str,
+        query: str,
+        options: QueryOptions,
+        k: int,
+        *,
+        snippets: bool = True,
+        with_text: bool = True,
     ) -> tuple[list[SearchHit], int]:
-        """Hits for a sub-topic query (with highlighted snippets unless told not to) and the match count."""
+        """Hits for a sub-topic query (with highlighted snippets unless told not to) and the match count.
+
+        with_text=False leaves the documents' texts out (ids, scores and metadata only)."""
         index = self.open(name)
-        hits, total, planner = run_query(index, query, options, k)
+        hits, total, planner = run_query(index, query, options, k, with_text=with_text or snippets)
         if snippets:
             add_snippets(hits, planner, query)
         return hits, total

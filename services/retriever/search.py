@@ -30,7 +30,7 @@ class SearchableIndex(Protocol):
     settings: AnalyzerSettings
 
     def search_documents(
-        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
+        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int, *, with_text: bool = True
     ) -> tuple[list[tuple[Document, float]], int]:
         """Top k documents with score > 0 passing the filters, and the number that matched."""
         ...
@@ -175,7 +175,7 @@ def planner_for(settings: AnalyzerSettings) -> QueryPlanner:
 
 
 def run_query(
-    index: SearchableIndex, query: str, options: QueryOptions, k: int
+    index: SearchableIndex, query: str, options: QueryOptions, k: int, *, with_text: bool = True
 ) -> tuple[list[SearchHit], int, QueryPlanner]:
     """Search an index with the shared semantics; returns hits (no snippets yet), the match count and the planner."""
     planner = planner_for(index.settings)
@@ -184,7 +184,7 @@ def run_query(
     if options.rm3:
         feedback, _ = index.search_documents(terms, filters, options.rm3_feedback_docs)
         terms = rm3_expand(planner, terms, feedback, options)
-    found, total = index.search_documents(terms, filters, k)
+    found, total = index.search_documents(terms, filters, k, with_text=with_text)
     return [SearchHit(doc, score) for doc, score in found], total, planner
 
 
