@@ -41,6 +41,7 @@ class WriterMode:
     lora_alpha: float = 0.0
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ()
+    lora_layers: tuple[int, ...] = ()
 
 
 def default_learning_rate(stage: int, base: str, lora: bool) -> float:
@@ -90,7 +91,15 @@ def writer_mode(request: trainer_pb2.CreateTrainJobRequest) -> WriterMode:
     if lora:
         if o.lora.r < 0 or o.lora.alpha < 0 or not 0 <= o.lora.dropout < 1:
             raise InvalidArgument("lora: r and alpha must not be negative and dropout must be in [0, 1)")
-        return WriterMode(True, None, o.lora.r, o.lora.alpha, o.lora.dropout, tuple(o.lora.target_modules))
+        return WriterMode(
+            True,
+            None,
+            o.lora.r,
+            o.lora.alpha,
+            o.lora.dropout,
+            tuple(o.lora.target_modules),
+            tuple(o.lora.layers),
+        )
     return WriterMode(False, freeze)
 
 
@@ -155,7 +164,12 @@ def run_train_job(
         mode = writer_mode(request)
         if mode.lora:
             lora_used = models.lora_settings(
-                model, mode.lora_r, mode.lora_alpha, mode.lora_dropout, list(mode.lora_targets)
+                model,
+                mode.lora_r,
+                mode.lora_alpha,
+                mode.lora_dropout,
+                list(mode.lora_targets),
+                list(mode.lora_layers),
             )
             model = models.add_lora(model, lora_used)
         else:
