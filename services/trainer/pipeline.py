@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,9 @@ def run_train_job(
         else:
             ctx.progress(message="training the tiny preset's ByteLevel BPE tokenizer")
             tokenizer = models.train_tiny_tokenizer(d.text for d in train_docs)
-        model = models.tiny_model(tokenizer, seed=settings.seed)
+        # The preset's 256 positions grow to fit a longer block_size instead of refusing it.
+        preset = replace(models.TINY, n_positions=max(models.TINY.n_positions, settings.block_size))
+        model = models.tiny_model(tokenizer, preset, seed=settings.seed)
         base = models.LoadedBase(model, tokenizer, "tiny")
     else:
         base = models.load_base(store, request.base, trust_remote_code=request.trust_remote_code)
