@@ -61,13 +61,14 @@ def bench_hf_trainer(
         {"input_ids": [*tokenizer(d.text, add_special_tokens=False)["input_ids"][: args.block - 1], eos]}
         for d in docs
     ]
-    useful = 0
+    useful = padded = 0
     collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
 
     def collate(batch: list[dict]) -> dict:
-        nonlocal useful
+        nonlocal useful, padded
         out = collator(batch)
         useful += int(out["attention_mask"].sum())
+        padded += int(out["attention_mask"].numel())
         return out
 
     out_dir = tempfile.mkdtemp(prefix="hf-trainer-")
@@ -92,6 +93,7 @@ def bench_hf_trainer(
     trainer.train()
     seconds = time.perf_counter() - started
     shutil.rmtree(out_dir, ignore_errors=True)
+    print(f"HF Trainer: {padded:,} tokens computed, {useful:,} of them not padding ({useful / padded:.0%})")
     return useful / seconds
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ class WriterMode:
     lora_alpha: float = 0.0
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ()
+    lora_layers: tuple[int, ...] = ()
 
 
 def default_learning_rate(stage: int, base: str, lora: bool) -> float:
@@ -90,7 +91,15 @@ def writer_mode(request: trainer_pb2.CreateTrainJobRequest) -> WriterMode:
     if lora:
         if o.lora.r < 0 or o.lora.alpha < 0 or not 0 <= o.lora.dropout < 1:
             raise InvalidArgument("lora: r and alpha must not be negative and dropout must be in [0, 1)")
-        return WriterMode(True, None, o.lora.r, o.lora.alpha, o.lora.dropout, tuple(o.lora.target_modules))
+        return WriterMode(
+            True,
+            None,
+            o.lora.r,
+            o.lora.alpha,
+            o.lora.dropout,
+            tuple(o.lora.target_modules),
+            tuple(o.lora.layers),
+        )
     return WriterMode(False, freeze)
 
 
@@ -138,7 +147,9 @@ def run_train_job(
         else:
             ctx.progress(message="training the tiny preset's ByteLevel BPE tokenizer")
             tokenizer = models.train_tiny_tokenizer(d.text for d in train_docs)
-        model = models.tiny_model(tokenizer, seed=settings.seed)
+        # The preset's 256 positions grow to fit a longer block_size instead of refusing it.
+        preset = replace(models.TINY, n_positions=max(models.TINY.n_positions, settings.block_size))
+        model = models.tiny_model(tokenizer, preset, seed=settings.seed)
         base = models.LoadedBase(model, tokenizer, "tiny")
     else:
         base = models.load_base(store, request.base, trust_remote_code=request.trust_remote_code)
@@ -155,7 +166,12 @@ def run_train_job(
         mode = writer_mode(request)
         if mode.lora:
             lora_used = models.lora_settings(
-                model, mode.lora_r, mode.lora_alpha, mode.lora_dropout, list(mode.lora_targets)
+                model,
+                mode.lora_r,
+                mode.lora_alpha,
+                mode.lora_dropout,
+                list(mode.lora_targets),
+                list(mode.lora_layers),
             )
             model = models.add_lora(model, lora_used)
         else:

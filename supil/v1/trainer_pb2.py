@@ -25,25 +25,25 @@ _sym_db = _symbol_database.Default()
 from supil.v1 import jobs_pb2 as supil_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16supil/v1/trainer.proto\x12\x08supil.v1\x1a\x13supil/v1/jobs.proto\"P\n\x0bLoraOptions\x12\t\n\x01r\x18\x01 \x01(\x05\x12\r\n\x05\x61lpha\x18\x02 \x01(\x01\x12\x0f\n\x07\x64ropout\x18\x03 \x01(\x01\x12\x16\n\x0etarget_modules\x18\x04 \x03(\t\"\x98\x05\n\x0fTrainingOptions\x12\x13\n\x06\x65pochs\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tmax_steps\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x1a\n\rlearning_rate\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x17\n\nbatch_size\x18\x04 \x01(\x05H\x03\x88\x01\x01\x12\"\n\x15gradient_accumulation\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x17\n\nblock_size\x18\x06 \x01(\x05H\x05\x88\x01\x01\x12\x19\n\x0cwarmup_ratio\x18\x07 \x01(\x01H\x06\x88\x01\x01\x12\x19\n\x0cweight_decay\x18\x08 \x01(\x01H\x07\x88\x01\x01\x12\x1a\n\rfreeze_layers\x18\t \x01(\x05H\x08\x88\x01\x01\x12#\n\x04lora\x18\n \x01(\x0b\x32\x15.supil.v1.LoraOptions\x12&\n\tprecision\x18\x0b \x01(\x0e\x32\x13.supil.v1.Precision\x12\x1e\n\x16gradient_checkpointing\x18\x0c \x01(\x08\x12\x1d\n\x10save_every_steps\x18\r \x01(\x05H\t\x88\x01\x01\x12$\n\x17\x65\x61rly_stopping_patience\x18\x0e \x01(\x05H\n\x88\x01\x01\x12\x11\n\x04seed\x18\x0f \x01(\x03H\x0b\x88\x01\x01\x42\t\n\x07_epochsB\x0c\n\n_max_stepsB\x10\n\x0e_learning_rateB\r\n\x0b_batch_sizeB\x18\n\x16_gradient_accumulationB\r\n\x0b_block_sizeB\x0f\n\r_warmup_ratioB\x0f\n\r_weight_decayB\x10\n\x0e_freeze_layersB\x13\n\x11_save_every_stepsB\x1a\n\x18_early_stopping_patienceB\x07\n\x05_seed\"\xde\x01\n\x15\x43reateTrainJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12#\n\x05stage\x18\x02 \x01(\x0e\x32\x14.supil.v1.TrainStage\x12\x0c\n\x04\x62\x61se\x18\x03 \x01(\t\x12\r\n\x05train\x18\x04 \x03(\t\x12\r\n\x05valid\x18\x05 \x03(\t\x12\x0e\n\x06output\x18\x06 \x01(\t\x12*\n\x07options\x18\x07 \x01(\x0b\x32\x19.supil.v1.TrainingOptions\x12\x19\n\x11trust_remote_code\x18\x08 \x01(\x08\x12\r\n\x05query\x18\t \x01(\t\"4\n\x16\x43reateTrainJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.supil.v1.Job*[\n\nTrainStage\x12\x1b\n\x17TRAIN_STAGE_UNSPECIFIED\x10\x00\x12\x18\n\x14TRAIN_STAGE_PRETRAIN\x10\x01\x12\x16\n\x12TRAIN_STAGE_WRITER\x10\x02*v\n\tPrecision\x12\x19\n\x15PRECISION_UNSPECIFIED\x10\x00\x12\x12\n\x0ePRECISION_AUTO\x10\x01\x12\x12\n\x0ePRECISION_FP32\x10\x02\x12\x12\n\x0ePRECISION_BF16\x10\x03\x12\x12\n\x0ePRECISION_FP16\x10\x04\x32\x65\n\x0eTrainerService\x12S\n\x0e\x43reateTrainJob\x12\x1f.supil.v1.CreateTrainJobRequest\x1a .supil.v1.CreateTrainJobResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16supil/v1/trainer.proto\x12\x08supil.v1\x1a\x13supil/v1/jobs.proto\"`\n\x0bLoraOptions\x12\t\n\x01r\x18\x01 \x01(\x05\x12\r\n\x05\x61lpha\x18\x02 \x01(\x01\x12\x0f\n\x07\x64ropout\x18\x03 \x01(\x01\x12\x16\n\x0etarget_modules\x18\x04 \x03(\t\x12\x0e\n\x06layers\x18\x05 \x03(\x05\"\x98\x05\n\x0fTrainingOptions\x12\x13\n\x06\x65pochs\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tmax_steps\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x1a\n\rlearning_rate\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x17\n\nbatch_size\x18\x04 \x01(\x05H\x03\x88\x01\x01\x12\"\n\x15gradient_accumulation\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x17\n\nblock_size\x18\x06 \x01(\x05H\x05\x88\x01\x01\x12\x19\n\x0cwarmup_ratio\x18\x07 \x01(\x01H\x06\x88\x01\x01\x12\x19\n\x0cweight_decay\x18\x08 \x01(\x01H\x07\x88\x01\x01\x12\x1a\n\rfreeze_layers\x18\t \x01(\x05H\x08\x88\x01\x01\x12#\n\x04lora\x18\n \x01(\x0b\x32\x15.supil.v1.LoraOptions\x12&\n\tprecision\x18\x0b \x01(\x0e\x32\x13.supil.v1.Precision\x12\x1e\n\x16gradient_checkpointing\x18\x0c \x01(\x08\x12\x1d\n\x10save_every_steps\x18\r \x01(\x05H\t\x88\x01\x01\x12$\n\x17\x65\x61rly_stopping_patience\x18\x0e \x01(\x05H\n\x88\x01\x01\x12\x11\n\x04seed\x18\x0f \x01(\x03H\x0b\x88\x01\x01\x42\t\n\x07_epochsB\x0c\n\n_max_stepsB\x10\n\x0e_learning_rateB\r\n\x0b_batch_sizeB\x18\n\x16_gradient_accumulationB\r\n\x0b_block_sizeB\x0f\n\r_warmup_ratioB\x0f\n\r_weight_decayB\x10\n\x0e_freeze_layersB\x13\n\x11_save_every_stepsB\x1a\n\x18_early_stopping_patienceB\x07\n\x05_seed\"\xde\x01\n\x15\x43reateTrainJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12#\n\x05stage\x18\x02 \x01(\x0e\x32\x14.supil.v1.TrainStage\x12\x0c\n\x04\x62\x61se\x18\x03 \x01(\t\x12\r\n\x05train\x18\x04 \x03(\t\x12\r\n\x05valid\x18\x05 \x03(\t\x12\x0e\n\x06output\x18\x06 \x01(\t\x12*\n\x07options\x18\x07 \x01(\x0b\x32\x19.supil.v1.TrainingOptions\x12\x19\n\x11trust_remote_code\x18\x08 \x01(\x08\x12\r\n\x05query\x18\t \x01(\t\"4\n\x16\x43reateTrainJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.supil.v1.Job*[\n\nTrainStage\x12\x1b\n\x17TRAIN_STAGE_UNSPECIFIED\x10\x00\x12\x18\n\x14TRAIN_STAGE_PRETRAIN\x10\x01\x12\x16\n\x12TRAIN_STAGE_WRITER\x10\x02*v\n\tPrecision\x12\x19\n\x15PRECISION_UNSPECIFIED\x10\x00\x12\x12\n\x0ePRECISION_AUTO\x10\x01\x12\x12\n\x0ePRECISION_FP32\x10\x02\x12\x12\n\x0ePRECISION_BF16\x10\x03\x12\x12\n\x0ePRECISION_FP16\x10\x04\x32\x65\n\x0eTrainerService\x12S\n\x0e\x43reateTrainJob\x12\x1f.supil.v1.CreateTrainJobRequest\x1a .supil.v1.CreateTrainJobResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'supil.v1.trainer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRAINSTAGE']._serialized_start=1085
-  _globals['_TRAINSTAGE']._serialized_end=1176
-  _globals['_PRECISION']._serialized_start=1178
-  _globals['_PRECISION']._serialized_end=1296
+  _globals['_TRAINSTAGE']._serialized_start=1101
+  _globals['_TRAINSTAGE']._serialized_end=1192
+  _globals['_PRECISION']._serialized_start=1194
+  _globals['_PRECISION']._serialized_end=1312
   _globals['_LORAOPTIONS']._serialized_start=57
-  _globals['_LORAOPTIONS']._serialized_end=137
-  _globals['_TRAININGOPTIONS']._serialized_start=140
-  _globals['_TRAININGOPTIONS']._serialized_end=804
-  _globals['_CREATETRAINJOBREQUEST']._serialized_start=807
-  _globals['_CREATETRAINJOBREQUEST']._serialized_end=1029
-  _globals['_CREATETRAINJOBRESPONSE']._serialized_start=1031
-  _globals['_CREATETRAINJOBRESPONSE']._serialized_end=1083
-  _globals['_TRAINERSERVICE']._serialized_start=1298
-  _globals['_TRAINERSERVICE']._serialized_end=1399
+  _globals['_LORAOPTIONS']._serialized_end=153
+  _globals['_TRAININGOPTIONS']._serialized_start=156
+  _globals['_TRAININGOPTIONS']._serialized_end=820
+  _globals['_CREATETRAINJOBREQUEST']._serialized_start=823
+  _globals['_CREATETRAINJOBREQUEST']._serialized_end=1045
+  _globals['_CREATETRAINJOBRESPONSE']._serialized_start=1047
+  _globals['_CREATETRAINJOBRESPONSE']._serialized_end=1099
+  _globals['_TRAINERSERVICE']._serialized_start=1314
+  _globals['_TRAINERSERVICE']._serialized_end=1415
 # @@protoc_insertion_point(module_scope)

@@ -31,16 +31,18 @@ PRECISION_BF16: Precision
 PRECISION_FP16: Precision
 
 class LoraOptions(_message.Message):
-    __slots__ = ("r", "alpha", "dropout", "target_modules")
+    __slots__ = ("r", "alpha", "dropout", "target_modules", "layers")
     R_FIELD_NUMBER: _ClassVar[int]
     ALPHA_FIELD_NUMBER: _ClassVar[int]
     DROPOUT_FIELD_NUMBER: _ClassVar[int]
     TARGET_MODULES_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
     r: int
     alpha: float
     dropout: float
     target_modules: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, r: _Optional[int] = ..., alpha: _Optional[float] = ..., dropout: _Optional[float] = ..., target_modules: _Optional[_Iterable[str]] = ...) -> None: ...
+    layers: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, r: _Optional[int] = ..., alpha: _Optional[float] = ..., dropout: _Optional[float] = ..., target_modules: _Optional[_Iterable[str]] = ..., layers: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class TrainingOptions(_message.Message):
     __slots__ = ("epochs", "max_steps", "learning_rate", "batch_size", "gradient_accumulation", "block_size", "warmup_ratio", "weight_decay", "freeze_layers", "lora", "precision", "gradient_checkpointing", "save_every_steps", "early_stopping_patience", "seed")

@@ -148,3 +148,26 @@ def test_out_of_memory_becomes_resource_exhausted_with_advice() -> None:
     with pytest.raises(ResourceExhausted) as err, oom_guard():
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
     assert "LoRA" in str(err.value) and "gradient_checkpointing" in str(err.value)
+
+
+@pytest.mark.parametrize("mode", ["freeze", "lora"])
+def test_gradient_checkpointing_trains_the_same_weights(small_tokenizer: Any, mode: str) -> None:
+    data = packed(small_tokenizer)
+
+    def run(checkpointing: bool) -> list[float]:
+        model = models.tiny_model(small_tokenizer, SMALL, seed=0)
+        if mode == "freeze":
+            models.freeze_lower_blocks(model, 2)
+        else:
+            model = models.add_lora(model, models.lora_settings(model, 4, 8.0, 0.0, []))
+        settings = TrainSettings(
+            max_steps=3, batch_size=4, block_size=32, gradient_checkpointing=checkpointing
+        )
+        losses = [s["loss"] for s in train(model, data, settings).history.steps]
+        inner = model.get_base_model() if mode == "lora" else model
+        assert inner.is_activation_checkpointing == checkpointing
+        return losses
+
+    plain, checkpointed = run(False), run(True)
+    assert checkpointed == pytest.approx(plain, abs=1e-5)
+    assert checkpointed[-1] != checkpointed[0]  # the weights did move

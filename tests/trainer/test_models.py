@@ -71,8 +71,10 @@ def test_lora_writer_saves_only_the_adapter_and_reloads_to_identical_logits(
     save_base(store, "base", small_tokenizer)
     base = models.load_base(store, "base")
     settings = models.lora_settings(base.model, 4, 8.0, 0.0, [])
-    assert settings["target_modules"] == ["c_attn"]
+    assert settings["target_modules"] == ["c_attn"] and settings["layers"] == [2, 3]  # the upper half
     lora = models.add_lora(base.model, settings)
+    adapted = {n.split(".h.")[1].split(".")[0] for n, p in lora.named_parameters() if p.requires_grad}
+    assert adapted == {"2", "3"}
     with torch.no_grad():  # move the adapters off their zero start so the check means something
         for name, param in lora.named_parameters():
             if "lora_B" in name:

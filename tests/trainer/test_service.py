@@ -98,6 +98,19 @@ def test_pretrain_then_writers_a_generator_can_load(serve_service: Serve, worksp
     )
     assert out.shape[1] > prompt["input_ids"].shape[1]
 
+    # Continued pretraining of an existing model (here: the base just made) on the corpus.
+    again = trainer_pb2.CreateTrainJobRequest(
+        job_id="pretrain-2",
+        stage=trainer_pb2.TRAIN_STAGE_PRETRAIN,
+        base="models/base",
+        train=["clean/corpus.jsonl.zst"],
+        output="models/base2",
+        options=options(max_steps=2),
+    )
+    job, _ = run_job(channel, again)
+    assert job.state == State.STATE_SUCCEEDED, job.error
+    assert json.loads(workspace.path("models/base2/supil_model.json").read_text())["source"] == "models/base"
+
     full = trainer_pb2.CreateTrainJobRequest(
         job_id="writer-q1-full",
         stage=trainer_pb2.TRAIN_STAGE_WRITER,
