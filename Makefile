@@ -47,6 +47,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache supil-work
