@@ -11,7 +11,6 @@ writer's own line break past the minimum), and the next round starts from the la
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -610,8 +609,3 @@ def plan_batches(tasks: Sequence[SectionTask], max_batch: int) -> list[list[Sect
         for i in range(0, len(members), max_batch):
             batches.append(members[i : i + max_batch])
     return batches
-
-
-def expected_paragraphs(target_chars: int, settings: SamplingSettings) -> int:
-    """How many paragraphs a section of target_chars is planned in."""
-    return max(1, math.floor(target_chars / max(1, settings.min_paragraph_chars)))
