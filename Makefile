@@ -51,6 +51,7 @@ bench: setup
 	$(BIN)/python bench/retrieve.py --size 16
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/clean.py
+	$(BIN)/python bench/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache supil-work

@@ -3,9 +3,11 @@
 Same tiny GPT-2 writer (trained here in under a minute), same sampling settings (top_k 30,
 top_p 0.95, repetition_penalty 2.0), same sections, in one run:
   - the 2021 loop (bench/bookathon2021.py) with its 0.1 s sleep per generate call, and without it;
-  - our drafter, one section at a time;
+  - our drafter, the same five sections one at a time;
   - our drafter, five sections batched (writers sharing one network).
-Each figure is printed beside the 2021 loop without its sleep (the ratio), with the input size.
+Each figure is printed beside the 2021 loop without its sleep over the same five sections (the
+ratio), with the input size. The 2021 loop's character count is theirs: it includes the prompt
+text their loop appends again with some chunks.
 The 1.2B GPU tokens/s check needs a GPU and is not part of this script.
 """
 
@@ -97,48 +99,41 @@ def main(argv: list[str] | None = None) -> None:
             worst = max(abs(d.chars - d.target_chars) / d.target_chars for d in drafts)
             return elapsed, sum(d.chars for d in drafts), worst
 
-        one = 1
-        t_sleep, c_sleep, n_sleep = run_2021(0.1, one)
-        t_base, c_base, n_base = run_2021(0.0, one)
-        t_ours, c_ours, e_ours = run_ours(False, one)
-        t_b5, c_b5, n_b5 = run_2021(0.0, 5)
+        t_sleep, c_sleep, n_sleep = run_2021(0.1, 1)
+        t_base, c_base, n_base = run_2021(0.0, 5)
+        t_ours, c_ours, e_ours = run_ours(False, 5)
         t_bat, c_bat, e_bat = run_ours(True, 5)
         base = c_base / t_base
-        base5 = c_b5 / t_b5
         rows = [
             (
-                "2021 loop, 0.1 s sleep (1 section)",
+                "2021 loop, 0.1 s sleep (section 1)",
                 c_sleep,
                 t_sleep,
                 c_sleep / t_sleep,
-                base,
-                f"{n_sleep} calls",
+                f"{n_sleep} generate calls",
             ),
-            ("2021 loop, no sleep (1 section)", c_base, t_base, base, base, f"{n_base} calls"),
+            ("2021 loop, no sleep (5 sections)", c_base, t_base, base, f"{n_base} generate calls"),
             (
-                "supil drafter (1 section)",
+                "supil drafter, one section at a time (5)",
                 c_ours,
                 t_ours,
                 c_ours / t_ours,
-                base,
-                f"length error {e_ours:.1%}",
+                f"worst length error {e_ours:.1%}",
             ),
-            ("2021 loop, no sleep (5 sections)", c_b5, t_b5, base5, base5, f"{n_b5} calls"),
             (
                 "supil drafter, 5 sections batched",
                 c_bat,
                 t_bat,
                 c_bat / t_bat,
-                base5,
                 f"worst length error {e_bat:.1%}",
             ),
         ]
-        print(f"{'contender':40} {'chars':>7} {'seconds':>8} {'chars/s':>9} {'vs 2021 no sleep':>17}  note")
-        for label, chars, seconds, rate, reference, note in rows:
-            print(f"{label:40} {chars:7d} {seconds:8.2f} {rate:9.1f} {rate / reference:16.2f}x  {note}")
+        print(f"{'contender':42} {'chars':>7} {'seconds':>8} {'chars/s':>9} {'vs 2021 no sleep':>17}  note")
+        for label, chars, seconds, rate, note in rows:
+            print(f"{label:42} {chars:7d} {seconds:8.2f} {rate:9.1f} {rate / base:16.2f}x  {note}")
         print(
             f"goals: >=5x the 2021 loop without its sleep -> {c_ours / t_ours / base:.2f}x; "
-            f">=8x batched -> {c_bat / t_bat / base5:.2f}x"
+            f">=8x batched -> {c_bat / t_bat / base:.2f}x"
         )
 
 

@@ -11,18 +11,19 @@ writer's own line break past the minimum), and the next round starts from the la
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
+from services.generator import fastgpt2
+from services.generator.fastgpt2 import FastGPT2
 from services.generator.sampling import (
     SamplingSettings,
     apply_repetition_penalty,
     banned_ngram_tokens,
     filter_logits,
-    sample_row,
+    sample_rows,
 )
 from services.generator.text import (
     SentenceMemory,
@@ -211,7 +212,7 @@ class _Row:
         k = self.settings.carry_sentences
         source = self.sentences or self.previous
         if source:
-            tail = " ".join(source[-max(k, 1) * 3 :])
+            tail = " ".join(source[-(k + 1) :])
         else:
             tail = "" if self.task.include_prompt else self.task.prompt
         text = " ".join(split_sentences(tail)[-k:]) if k and tail else ""
@@ -263,18 +264,10 @@ class Drafter:
         s = self.settings
         writer = rows[0].writer
         model = writer.slot.model
-        tokenizer = writer.tokenizer
         budget = writer.context_tokens - s.chunk_tokens
         contexts = []
         for row in rows:
-            row.frozen = False
-            row.round_ids = []
-            row.sampled_ids = []
-            ids = tokenizer.encode(row.context_text(), add_special_tokens=False)[-budget:]
-            if not ids:
-                ids = [writer.tables.eos if writer.tables.eos is not None else 0]
-            row.context_ids = ids
-            row.draft.rounds += 1
+            ids = self._anchor(row, budget)
             contexts.append(ids)
         width = max(len(c) for c in contexts)
         pad = writer.tables.eos if writer.tables.eos is not None else 0
@@ -287,37 +280,47 @@ class Drafter:
             seen[i, torch.tensor(c)] = True
         adapters = [r.writer.adapter for r in rows]
         extra = {"adapter_names": adapters} if adapters[0] is not None else {}
+        fast = FastGPT2(model) if fastgpt2.supports(model) else None
+        cache = None
         with writer.slot.lock:
-            out = model(
-                input_ids=input_ids,
-                attention_mask=mask,
-                position_ids=positions,
-                use_cache=True,
-                logits_to_keep=1,
-                **extra,
-            )
-        cache = out.cache
-        logits = out.logits[:, -1, :].float()
+            if fast is not None:
+                logits = fast.prefill(input_ids, mask, s.chunk_tokens + 1).float()
+            else:
+                out = model(
+                    input_ids=input_ids,
+                    attention_mask=mask,
+                    position_ids=positions,
+                    use_cache=True,
+                    logits_to_keep=1,
+                    **extra,
+                )
+                cache = out.cache
+                logits = out.logits[:, -1, :].float()
         last_pos = positions[:, -1:]
         for _step in range(s.chunk_tokens):
-            next_tokens = []
-            for i, row in enumerate(rows):
-                if row.frozen or row.done:
-                    next_tokens.append(pad)
-                    continue
-                token = self._choose(row, logits[i : i + 1, :vocab], seen[i : i + 1])
-                next_tokens.append(token)
+            active = [i for i, row in enumerate(rows) if not (row.frozen or row.done)]
+            chosen = self._choose(rows, active, logits[:, :vocab], seen)
+            next_tokens = [pad] * len(rows)
+            for i, token in zip(active, chosen, strict=True):
+                next_tokens[i] = token
                 seen[i, token] = True
-                row.draft.tokens += 1
-                self._advance(row, token, on_paragraph)
+                rows[i].draft.tokens += 1
+                self._advance(rows[i], token, on_paragraph)
             if all(r.frozen or r.done for r in rows):
                 break
-            step_ids = torch.tensor(next_tokens, dtype=torch.long).unsqueeze(-1)
-            mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=torch.long)], dim=-1)
-            last_pos = last_pos + 1
+            step_ids = torch.tensor(next_tokens, dtype=torch.long)
             with writer.slot.lock:
+                if fast is not None:
+                    logits = fast.step(step_ids).float()
+                    # A row that must re-anchor gets its new context now instead of idling to the round's end.
+                    for i, row in enumerate(rows):
+                        if row.frozen and not row.done:
+                            self._refill(fast, i, row, budget, logits, seen)
+                    continue
+                mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=torch.long)], dim=-1)
+                last_pos = last_pos + 1
                 out = model(
-                    input_ids=step_ids,
+                    input_ids=step_ids.unsqueeze(-1),
                     attention_mask=mask,
                     position_ids=last_pos,
                     cache=cache,
@@ -331,53 +334,101 @@ class Drafter:
             if not row.frozen and not row.done:
                 row.prefix = self._pending(row).strip()
 
-    # ---- sampling one token ------------------------------------------------------------------
+    def _refill(
+        self, fast: FastGPT2, i: int, row: _Row, budget: int, logits: torch.Tensor, seen: torch.Tensor
+    ) -> None:
+        saved = (row.round_ids, row.sampled_ids, row.context_ids, row.draft.rounds)
+        ids = self._anchor(row, budget)
+        fresh = fast.replace_row(i, ids)
+        if fresh is None:  # does not fit yet: wait for the next round
+            row.round_ids, row.sampled_ids, row.context_ids, row.draft.rounds = saved
+            row.frozen = True
+            return
+        logits[i] = fresh.float()
+        seen[i] = False
+        seen[i, torch.tensor(ids)] = True
 
-    def _choose(self, row: _Row, logits: torch.Tensor, seen: torch.Tensor) -> int:
+    def _anchor(self, row: _Row, budget: int) -> list[int]:
+        """Start a row's chunk: its context tokens (carried sentences), fresh round state."""
+        writer = row.writer
+        row.frozen = False
+        row.round_ids = []
+        row.sampled_ids = []
+        ids = writer.tokenizer.encode(row.context_text(), add_special_tokens=False)[-budget:]
+        if not ids:
+            ids = [writer.tables.eos if writer.tables.eos is not None else 0]
+        row.context_ids = ids
+        row.draft.rounds += 1
+        return ids
+
+    # ---- sampling one token per row ------------------------------------------------------------
+
+    def _choose(
+        self, rows: list[_Row], active: list[int], logits: torch.Tensor, seen: torch.Tensor
+    ) -> list[int]:
+        """One token for each active row: the logits pipeline runs batched, row-specific masks per row."""
+        if not active:
+            return []
         s = self.settings
-        tables = row.writer.tables
-        logits = logits.clone()
-        apply_repetition_penalty(logits, seen, s.repetition_penalty)
-        if s.no_repeat_ngram_size:
-            banned = banned_ngram_tokens(row.context_ids + row.sampled_ids, s.no_repeat_ngram_size)
-            if banned:
-                logits[0, banned] = float("-inf")
-        pending = self._pending(row)
-        chars = row.current_chars(pending)
-        lo, _stop, hi, _last = row.window()
-        may_end = chars >= lo and (ends_sentence(pending) if pending.strip() else bool(row.sentences))
-        if not may_end or row.task.single_paragraph:
+        tables = rows[active[0]].writer.tables
+        index = torch.tensor(active)
+        logits = logits[index].clone()
+        apply_repetition_penalty(logits, seen[index], s.repetition_penalty)
+        block, bonus, temps, pendings = [], [], [], []
+        for j, i in enumerate(active):
+            row = rows[i]
+            if s.no_repeat_ngram_size:
+                banned = banned_ngram_tokens(row.context_ids + row.sampled_ids, s.no_repeat_ngram_size)
+                if banned:
+                    logits[j, banned] = float("-inf")
+            pending = self._pending(row)
+            pendings.append(pending)
+            chars = row.current_chars(pending)
+            lo, _stop, hi, _last = row.window()
+            may_end = chars >= lo and (ends_sentence(pending) if pending.strip() else bool(row.sentences))
+            if not may_end or row.task.single_paragraph:
+                block.append(j)
+            extra_bonus = 0.0
+            if tables.terminal.numel() and pending.strip():
+                stuck = row.failures >= MAX_FAILURES // 2 and len(pending) > 100
+                if chars >= hi - 3 or stuck:
+                    # Close the sentence now: only short sentence-ending tokens are left.
+                    keep = logits[j, tables.closing].clone()
+                    logits[j, :] = float("-inf")
+                    logits[j, tables.closing] = keep
+                elif chars >= lo:
+                    extra_bonus = 2.0 + 8.0 * (chars - lo) / max(hi - lo, 1.0)
+            bonus.append(extra_bonus)
+            temps.append(s.temperature * min(1.0 + 0.1 * row.failures, 2.5))
+        if block:
+            rows_blocked = torch.tensor(block).unsqueeze(1)
             if tables.newline.numel():
-                logits[0, tables.newline] = float("-inf")
+                logits[rows_blocked, tables.newline.unsqueeze(0)] = float("-inf")
             if tables.eos is not None:
-                logits[0, tables.eos] = float("-inf")
-        if tables.terminal.numel() and pending.strip():
-            span = max(hi - lo, 1.0)
-            stuck = row.failures >= MAX_FAILURES // 2 and len(pending) > 100
-            if chars >= hi - 3 or stuck:
-                # Close the sentence now: only short sentence-ending tokens are left.
-                keep = logits[0, tables.closing].clone()
-                logits[0, :] = float("-inf")
-                logits[0, tables.closing] = keep
-            elif chars >= lo:
-                logits[0, tables.terminal] += 2.0 + 8.0 * (chars - lo) / span
-        temperature = s.temperature * min(1.0 + 0.1 * row.failures, 2.5)
-        filtered = filter_logits(logits, temperature, s.top_k, s.top_p)
-        if row.steer and not row.writer.index.empty:
-            filtered = self._steer(row, pending, filtered, logits, temperature)
-        if (row.steer or row.failures) and tables.partial.numel() and not pending.endswith("\ufffd"):
-            # Pushed off its favourite path a small writer reaches for stray bytes; keep to whole characters.
-            masked = filtered.clone()
-            masked[0, tables.partial] = float("-inf")
-            if not torch.isinf(masked).all():
-                filtered = masked
-        if torch.isinf(filtered).all():
-            filtered = logits
-        return sample_row(filtered[0], row.generator)
+                logits[rows_blocked.squeeze(1), tables.eos] = float("-inf")
+        if tables.terminal.numel() and any(bonus):
+            logits[:, tables.terminal] += torch.tensor(bonus).unsqueeze(1)
+        if any(t != 1.0 for t in temps):
+            logits = logits / torch.tensor(temps).unsqueeze(1)
+        filtered = filter_logits(logits, 1.0, s.top_k, s.top_p)
+        for j, i in enumerate(active):
+            row = rows[i]
+            if row.steer and not row.writer.index.empty:
+                filtered[j : j + 1] = self._steer(row, pendings[j], filtered[j : j + 1], logits[j : j + 1])
+            if (row.steer or row.failures) and tables.partial.numel() and not pendings[j].endswith("\ufffd"):
+                # Pushed off its favourite path a small writer reaches for stray bytes; keep to whole characters.
+                masked = filtered[j].clone()
+                masked[tables.partial] = float("-inf")
+                if not torch.isinf(masked).all():
+                    filtered[j] = masked
+            if torch.isinf(filtered[j]).all():
+                filtered[j] = logits[j]
+        uniforms = torch.cat(
+            [torch.rand(1, generator=rows[i].generator, dtype=torch.float64) for i in active]
+        )
+        return sample_rows(filtered, uniforms)
 
-    def _steer(
-        self, row: _Row, pending: str, filtered: torch.Tensor, logits: torch.Tensor, temperature: float
-    ) -> torch.Tensor:
+    def _steer(self, row: _Row, pending: str, filtered: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """Forbid tokens that would stretch a copied span past the limit."""
         limit = self.settings.max_copied_span
         index = row.writer.index
@@ -391,7 +442,7 @@ class Drafter:
             # Widen the choice so that something original remains.
             candidates = torch.topk(logits[0], min(50, logits.shape[-1])).indices.tolist()
             filtered = torch.full_like(logits, float("-inf"))
-            filtered[0, candidates] = logits[0, candidates] / temperature
+            filtered[0, candidates] = logits[0, candidates]
         for token in candidates:
             if index.extends_copy(text, texts[token], limit, suffix):
                 filtered[0, token] = float("-inf")
@@ -558,8 +609,3 @@ def plan_batches(tasks: Sequence[SectionTask], max_batch: int) -> list[list[Sect
         for i in range(0, len(members), max_batch):
             batches.append(members[i : i + max_batch])
     return batches
-
-
-def expected_paragraphs(target_chars: int, settings: SamplingSettings) -> int:
-    """How many paragraphs a section of target_chars is planned in."""
-    return max(1, math.floor(target_chars / max(1, settings.min_paragraph_chars)))

@@ -90,23 +90,34 @@ def banned_ngram_tokens(tokens: list[int], size: int) -> list[int]:
 
 
 def filter_logits(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
-    """Temperature, then top-k, then nucleus (top-p) filtering, in transformers' order; returns new logits."""
+    """Temperature, then top-k, then nucleus (top-p) filtering, with transformers' semantics; new logits.
+
+    With top-k on, the nucleus is computed over the k survivors only (the others have zero
+    probability anyway), which keeps the sort small for large vocabularies.
+    """
     if temperature != 1.0:
         logits = logits / temperature
-    if top_k > 0 and top_k < logits.shape[-1]:
-        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+    vocab = logits.shape[-1]
+    k = top_k if 0 < top_k < vocab else vocab
+    values, order = torch.topk(logits, k, dim=-1)  # descending
+    keep = torch.ones_like(values, dtype=torch.bool)
     if top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=False, dim=-1)
-        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
-        remove_sorted = cumulative <= (1 - top_p)
-        remove_sorted[..., -1:] = False  # always keep the most likely token
-        remove = remove_sorted.scatter(-1, order, remove_sorted)
-        logits = logits.masked_fill(remove, float("-inf"))
-    return logits
+        probs = values.softmax(dim=-1)
+        before = probs.cumsum(dim=-1) - probs  # mass of the more likely candidates
+        keep = before < top_p  # the most likely token always stays (before = 0)
+    keep &= ~torch.isinf(values)
+    out = torch.full_like(logits, float("-inf"))
+    return out.scatter(-1, order, torch.where(keep, values, torch.full_like(values, float("-inf"))))
 
 
-def sample_row(logits: torch.Tensor, generator: torch.Generator) -> int:
-    """Draw one token id from a row of filtered logits with the row's own generator."""
-    probs = torch.softmax(logits.float(), dim=-1)
-    return int(torch.multinomial(probs, 1, generator=generator).item())
+def sample_rows(logits: torch.Tensor, uniforms: torch.Tensor) -> list[int]:
+    """Draw one token per row of filtered logits by inverting its CDF at the row's uniform draw.
+
+    Each row brings its own uniform number (from its own generator), so a row's token does not
+    depend on which other rows share the batch. Tokens of zero probability are never drawn.
+    """
+    probs = torch.softmax(logits.double(), dim=-1)
+    cdf = probs.cumsum(dim=-1)
+    points = (uniforms.to(cdf.dtype) * cdf[:, -1]).unsqueeze(1)
+    tokens = torch.searchsorted(cdf, points, right=True).clamp(max=logits.shape[-1] - 1)
+    return tokens.squeeze(1).tolist()

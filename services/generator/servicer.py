@@ -14,7 +14,6 @@ from services.generator.writers import WriterPool
 from services.runtime import (
     InvalidArgument,
     JobContext,
-    NotFound,
     ServiceParts,
     validate_job_id,
     validate_name,
@@ -217,6 +216,3 @@ def drafts_document(job_id: str, settings: SamplingSettings, sections: list[dict
             "dropped_sentences": sum(s["metrics"]["dropped_sentences"] for s in sections),
         },
     }
-
-
-__all__ = ["DRAFTS_FORMAT", "GeneratorServicer", "NotFound", "drafts_document", "section_record"]

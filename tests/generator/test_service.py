@@ -125,3 +125,38 @@ def test_bad_requests_are_refused(generator, writer, target, options, code) -> N
         )
     assert job.value.code() == code
     assert code != grpc.StatusCode.NOT_FOUND or "not found" in job.value.details()
+
+
+def test_a_resubmitted_job_resumes_from_its_section_checkpoints(generator) -> None:
+    stub, jobs, store, names = generator
+    done = {
+        "index": 0,
+        "title": "하나",
+        "writer": names.full,
+        "prompt": "가.",
+        "target_chars": 300,
+        "chars": 11,
+        "text": "이미 쓴 문단이다.",
+        "paragraphs": [],
+        "metrics": {"longest_copied_span": 0, "overlap_ratio": 0.0, "resamples": 0, "dropped_sentences": 0},
+    }
+    # What an earlier, interrupted attempt of this job left behind.
+    store.write_bytes("drafts/resume.json.parts/resume-1/section-0.json", json.dumps(done).encode())
+    request = generator_pb2.CreateDraftJobRequest(
+        job_id="resume-1",
+        output="drafts/resume.json",
+        sampling=sampling(),
+        sections=[
+            generator_pb2.SectionSpec(title="하나", writer=names.full, prompt="가.", target_chars=300),
+            generator_pb2.SectionSpec(title="둘", writer=names.full, prompt="바람이 분다.", target_chars=300),
+        ],
+    )
+    stub.CreateDraftJob(request)
+    events = list(jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id="resume-1"), timeout=240))
+    assert events[-1].event.job.state == jobs_pb2.Job.STATE_SUCCEEDED
+    assert any("resuming: 1 of 2" in e.event.message for e in events)
+    drafts = json.loads(store.path("drafts/resume.json").read_text(encoding="utf-8"))
+    assert drafts["sections"][0]["text"] == "이미 쓴 문단이다."
+    assert abs(drafts["sections"][1]["chars"] - 300) <= 9
+    streamed = [e for e in events if e.event.kind == jobs_pb2.JobEvent.KIND_RECORD]
+    assert streamed and all("section 1 " in e.event.message for e in streamed)
