@@ -133,7 +133,7 @@ def main() -> None:
         analyzed = [cache.entries[text_key(d.text)].terms for d in docs]
 
         # ---- Lucene / Nori reference index ----------------------------------------------------
-        from services.retriever.lucene_reference import (
+        from tests.retriever.lucene_reference import (
             LuceneBM25Index,
             LuceneNori,
             lucene_version,

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from services.retriever.analyzer import tie_key  # noqa: E402
-from services.retriever.lucene_reference import lucene_version, start_jvm  # noqa: E402
+from tests.retriever.lucene_reference import lucene_version, start_jvm  # noqa: E402
 
 OUT = REPO / "services" / "retriever" / "data" / "nori_ties.json"
 

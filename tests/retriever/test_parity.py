@@ -10,7 +10,7 @@ import pytest
 
 from services.retriever.analyzer import Analyzer, AnalyzerSettings
 from services.retriever.embedded import DocumentAnalyzer, Filters
-from services.retriever.lucene_reference import LuceneBM25Index, LuceneNori, ReferenceUnavailable, start_jvm
+from tests.retriever.lucene_reference import LuceneBM25Index, LuceneNori, ReferenceUnavailable, start_jvm
 from tests.retriever.conftest import labelled_documents, shared_paragraphs
 
 try:

@@ -56,7 +56,7 @@ def test_all_five_start_as_processes_and_answer_health_and_reflection(tmp_path: 
     assert codes == dict.fromkeys(SERVICE_NAMES, 0), "every service exits 0 on SIGTERM"
 
 
-# Each domain RPC that a later issue builds answers UNIMPLEMENTED with a message naming what is missing.
+# Every domain RPC refuses a near-empty request with a clear error, never an empty success.
 CALLS = [
     (
         "crawler",
@@ -124,17 +124,14 @@ CALLS = [
 
 
 @pytest.mark.parametrize(("service", "call"), CALLS)
-def test_unbuilt_rpcs_say_so(
+def test_near_empty_requests_are_refused(
     serve_service: Serve, service: str, call: Callable[[grpc.Channel], object]
 ) -> None:
     _, channel = serve_service(service)
     with pytest.raises(grpc.RpcError) as info:
         call(channel)
-    if info.value.code() == grpc.StatusCode.UNIMPLEMENTED:
-        assert service in info.value.details() and "issue #" in info.value.details()
-        assert "Traceback" not in info.value.details()
-    else:  # a later issue built it: it must then refuse this near-empty request as bad input
-        assert info.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
+    assert info.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
+    assert info.value.details() and "Traceback" not in info.value.details()
 
 
 @pytest.mark.parametrize(
