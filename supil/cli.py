@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import grpc
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from supil import __version__
@@ -160,7 +161,7 @@ def services_up(
         with console.status("starting services..."):
             addresses = local.start()
     except StartError as exc:
-        err_console.print(f"[red]could not start services:[/red] {exc}")
+        err_console.print(f"[red]could not start services:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     try:
         table, ok = _health_table(addresses, token, f"supil services (workspace {workspace})")
@@ -198,7 +199,7 @@ def _load_or_exit(spec_path: Path) -> EssaySpec:
     except SpecError as exc:
         err_console.print(f"[red]invalid spec[/red] {exc.source} ({len(exc.problems)} problem(s)):")
         for path, reason in exc.problems:
-            err_console.print(f"  [bold]{path}[/bold]: {reason}", markup=True, highlight=False)
+            err_console.print(f"  [bold]{path}[/bold]: {escape(reason)}", markup=True, highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -316,12 +317,12 @@ def _run_job(
         )
         raise typer.Exit(130) from None
     except StartError as exc:
-        err_console.print(f"[red]could not start services:[/red] {exc}")
+        err_console.print(f"[red]could not start services:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     except StageError as exc:
-        err_console.print(f"[red]stopped at stage {exc.stage}:[/red] {exc.cause}", highlight=False)
+        err_console.print(f"[red]stopped at stage {exc.stage}:[/red] {escape(exc.cause)}", highlight=False)
         if exc.advice:
-            err_console.print(f"  what to change: {exc.advice}", highlight=False)
+            err_console.print(f"  what to change: {escape(exc.advice)}", highlight=False)
         raise typer.Exit(1) from None
     finally:
         if local is not None:
@@ -437,12 +438,12 @@ def regenerate(
         job.token = token
         path = job.regenerate(section - 1, seed)
     except StartError as exc:
-        err_console.print(f"[red]could not start services:[/red] {exc}")
+        err_console.print(f"[red]could not start services:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     except StageError as exc:
-        err_console.print(f"[red]{exc.stage}:[/red] {exc.cause}", highlight=False)
+        err_console.print(f"[red]{exc.stage}:[/red] {escape(exc.cause)}", highlight=False)
         if exc.advice:
-            err_console.print(f"  what to change: {exc.advice}", highlight=False)
+            err_console.print(f"  what to change: {escape(exc.advice)}", highlight=False)
         raise typer.Exit(1) from None
     finally:
         job.close()
@@ -465,10 +466,10 @@ def essay(
         job.addresses = local.start()
         path = job.assemble()
     except StartError as exc:
-        err_console.print(f"[red]could not start the retriever:[/red] {exc}")
+        err_console.print(f"[red]could not start the retriever:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     except StageError as exc:
-        err_console.print(f"[red]{exc.stage}:[/red] {exc.cause}", highlight=False)
+        err_console.print(f"[red]{exc.stage}:[/red] {escape(exc.cause)}", highlight=False)
         raise typer.Exit(1) from None
     finally:
         job.close()
@@ -491,7 +492,7 @@ def demo_site(
     try:
         site = start_demo_site(port, host=host, corpus=corpus)
     except (OSError, ValueError) as exc:
-        err_console.print(f"[red]could not start the demo site:[/red] {exc}")
+        err_console.print(f"[red]could not start the demo site:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -534,7 +535,7 @@ def search(
         try:
             response = retriever_pb2_grpc.RetrieverServiceStub(channel).Search(request, timeout=60)
         except grpc.RpcError as exc:
-            err_console.print(f"[red]search failed:[/red] {error_text(exc)}", highlight=False)
+            err_console.print(f"[red]search failed:[/red] {escape(error_text(exc))}", highlight=False)
             raise typer.Exit(1) from None
         finally:
             channel.close()
@@ -545,7 +546,7 @@ def search(
         try:
             response = search_in_workspace(workspace, request)
         except SupilError as exc:
-            err_console.print(f"[red]search failed:[/red] {exc}", highlight=False)
+            err_console.print(f"[red]search failed:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(1) from None
     console.print(
         f"{len(response.hits)} of {response.total_hits} matching documents in {index!r}", highlight=False

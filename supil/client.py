@@ -130,10 +130,12 @@ def follow_job(
     *,
     after_sequence: int = 0,
     reconnect_for: float = 30.0,
+    attempt: int | None = None,
 ) -> Any:
     """Watch a job to its end, re-attaching (from the last event seen) if the stream breaks.
 
-    Returns the terminal Job. on_event(event) is called for every event in order, once each.
+    Returns the terminal Job. on_event(event) is called for every event in order, once each. With
+    attempt, the end of an earlier attempt of the same job (resubmitted after a failure) is not the end.
     """
     from supil.v1 import jobs_pb2, jobs_pb2_grpc
 
@@ -150,10 +152,14 @@ def follow_job(
                 seen = event.sequence
                 if on_event is not None:
                     on_event(event)
-                if event.job.state in TERMINAL_STATES and event.kind == jobs_pb2.JobEvent.KIND_STATE:
+                if (
+                    event.job.state in TERMINAL_STATES
+                    and event.kind == jobs_pb2.JobEvent.KIND_STATE
+                    and (attempt is None or event.job.attempt == attempt)
+                ):
                     return event.job
             job = stub.GetJob(jobs_pb2.GetJobRequest(job_id=job_id)).job
-            if job.state in TERMINAL_STATES:
+            if job.state in TERMINAL_STATES and (attempt is None or job.attempt == attempt):
                 return job
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.UNAVAILABLE:

@@ -48,7 +48,8 @@ ADVICE = {
     "index": "check the cleaned corpus and the [retrieve] backend settings",
     "export": "the query matched too few documents: change the section's query, or lower [retrieve] k",
     "pretrain": "check [model] base; for hub models set HF_HUB_OFFLINE=0 or give a local path",
-    "train": "lower [model] block_size or batch_size, freeze more layers, or set lora = true",
+    "train": "check the writer's training set (its export stage) and [model]; on out-of-memory lower "
+    "block_size or batch_size, freeze more layers, or set lora = true",
     "draft": "check [generate] settings; `supil regenerate NAME --section N --seed S` redraws one section",
 }
 
@@ -211,7 +212,7 @@ class EssayJob:
             stages.append(
                 Stage("pretrain", "pretrain", "trainer", settings, ["clean"], self._submit_pretrain)
             )
-        model = spec.model.model_dump(exclude={"pretrain", "pretrain_epochs"})
+        model = spec.model.model_dump(exclude={"pretrain", "pretrain_epochs", "pretrain_max_steps"})
         for i in range(1, len(queries) + 1):
             inputs = [f"export-{i}", "pretrain"] if spec.model.pretrain else [f"export-{i}"]
             stages.append(
@@ -221,7 +222,7 @@ class EssayJob:
                     "trainer",
                     {"model": model, "seed": spec.generate.seed},
                     inputs,
-                    self._submit_writer(i),
+                    self._submit_writer(i, queries[i - 1]),
                     f"writer-{i}",
                 )
             )
@@ -326,7 +327,9 @@ class EssayJob:
         self.reporter.started(stage, job)
         self._running = (stage.service, job_id)
         try:
-            final = follow_job(channel, job_id, lambda event: self.reporter.event(stage, event))
+            final = follow_job(
+                channel, job_id, lambda event: self.reporter.event(stage, event), attempt=job.attempt
+            )
         except grpc.RpcError as exc:
             raise StageError(
                 stage.name,
@@ -348,7 +351,23 @@ class EssayJob:
             raise StageError(
                 stage.name, f"job {job_id} {record.state}: {final.error}", ADVICE.get(stage.group, "")
             )
+        if stage.group == "export":
+            self._check_export(stage, record)
         return record
+
+    def _check_export(self, stage: Stage, record: StageRecord) -> None:
+        """A writer needs documents to learn from and to validate on: refuse an export without both."""
+        train, valid = record.output("train").records, record.output("valid").records
+        if train < 1 or valid < 1:
+            record.state = "failed"
+            record.error = f"{train} train / {valid} valid documents"
+            self.manifest.save()
+            raise StageError(
+                stage.name,
+                f"query {stage.label!r} found {train + valid} document(s) containing the theme "
+                f"{self.spec.essay.theme!r}; a writer needs at least 2 (one to train on, one to validate)",
+                "use a broader query for this section, crawl more pages, or check the theme word",
+            )
 
     def cancel_running(self) -> str | None:
         """Ask the service running the current stage's job to cancel it (Ctrl-C); returns its job_id."""
@@ -425,43 +444,47 @@ class EssayJob:
 
         return submit
 
+    def _options(self, *, epochs: float | None, max_steps: int | None) -> trainer_pb2.TrainingOptions:
+        """TrainingOptions with only what the spec sets (the trainer fills in the rest)."""
+        model = self.spec.model
+        options = trainer_pb2.TrainingOptions(seed=self.spec.generate.seed)
+        for field_name, value in (
+            ("epochs", epochs),
+            ("max_steps", max_steps),
+            ("block_size", model.block_size),
+            ("batch_size", model.batch_size),
+        ):
+            if value is not None:
+                setattr(options, field_name, value)
+        return options
+
     def _submit_pretrain(
         self, channel: grpc.Channel, job_id: str, done: dict[str, StageRecord]
     ) -> jobs_pb2.Job:
         model = self.spec.model
-        options = trainer_pb2.TrainingOptions(
-            epochs=model.pretrain_epochs, block_size=model.block_size, seed=self.spec.generate.seed
-        )
         request = trainer_pb2.CreateTrainJobRequest(
             job_id=job_id,
             stage=trainer_pb2.TRAIN_STAGE_PRETRAIN,
             base=model.base,
             train=[done["clean"].output("corpus").name],
             output=self.artifact("models", "base"),
-            options=options,
+            options=self._options(epochs=model.pretrain_epochs, max_steps=model.pretrain_max_steps),
             trust_remote_code=model.trust_remote_code,
         )
         return trainer_pb2_grpc.TrainerServiceStub(channel).CreateTrainJob(request).job
 
-    def _submit_writer(self, number: int) -> Submit:
+    def _submit_writer(self, number: int, query: str) -> Submit:
         def submit(channel: grpc.Channel, job_id: str, done: dict[str, StageRecord]) -> jobs_pb2.Job:
             model = self.spec.model
             export = done[f"export-{number}"]
-            base = done["pretrain"].outputs[0].name if "pretrain" in done else model.base
-            for out in done.get("pretrain", StageRecord("", "", "", "", "")).outputs:
-                if out.role in ("base", "checkpoint", "model"):
-                    base = out.name
-                    break
-            options = trainer_pb2.TrainingOptions(
-                epochs=model.epochs,
-                learning_rate=model.learning_rate,
-                batch_size=model.batch_size,
-                gradient_accumulation=model.gradient_accumulation,
-                block_size=model.block_size,
-                seed=self.spec.generate.seed,
-            )
+            base = done["pretrain"].output("base").name if "pretrain" in done else model.base
+            options = self._options(epochs=model.epochs, max_steps=model.max_steps)
+            if model.learning_rate is not None:
+                options.learning_rate = model.learning_rate
+            if model.gradient_accumulation is not None:
+                options.gradient_accumulation = model.gradient_accumulation
             if model.lora:
-                options.lora.r = 8
+                options.lora.r = model.lora_r
             elif model.freeze_layers is not None:
                 options.freeze_layers = model.freeze_layers
             request = trainer_pb2.CreateTrainJobRequest(
@@ -473,6 +496,7 @@ class EssayJob:
                 output=self.artifact("models", f"writer-{number}"),
                 options=options,
                 trust_remote_code=model.trust_remote_code,
+                query=query,
             )
             return trainer_pb2_grpc.TrainerServiceStub(channel).CreateTrainJob(request).job
 

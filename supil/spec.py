@@ -172,24 +172,29 @@ class Clean(_Strict):
 
 
 class Model(_Strict):
-    """[model]: the base model and how writers are trained."""
+    """[model]: the base model and how writers are trained; unset numbers take the trainer's defaults."""
 
-    base: Annotated[str, Field(min_length=1)] = "tiny"
+    base: Annotated[str, Field(min_length=1, description='"tiny", a hub id or a local path')] = "tiny"
     pretrain: bool = Field(True, description="continued pretraining on the whole cleaned corpus first")
-    pretrain_epochs: Annotated[float, Field(gt=0, le=1000)] = 1
+    pretrain_epochs: Annotated[float, Field(gt=0, le=1000)] | None = None
+    pretrain_max_steps: Annotated[int, Field(gt=0, le=10_000_000)] | None = None
     freeze_layers: Annotated[int, Field(ge=0, le=1000)] | None = None
     lora: bool = False
-    epochs: Annotated[float, Field(gt=0, le=1000)] = 5
-    learning_rate: Annotated[float, Field(gt=0, lt=1)] = 5e-5
-    batch_size: Annotated[int, Field(gt=0, le=4096)] = 1
-    gradient_accumulation: Annotated[int, Field(gt=0, le=4096)] = 32
-    block_size: Annotated[int, Field(ge=16, le=131072)] = 128
+    lora_r: Annotated[int, Field(gt=0, le=1024)] = 8
+    epochs: Annotated[float, Field(gt=0, le=1000)] | None = None
+    max_steps: Annotated[int, Field(gt=0, le=10_000_000)] | None = None
+    learning_rate: Annotated[float, Field(gt=0, lt=1)] | None = None
+    batch_size: Annotated[int, Field(gt=0, le=4096)] | None = None
+    gradient_accumulation: Annotated[int, Field(gt=0, le=4096)] | None = None
+    block_size: Annotated[int, Field(ge=16, le=131072)] | None = None
     trust_remote_code: bool = False
 
     @model_validator(mode="after")
     def _freeze_or_lora(self) -> Model:
         if self.lora and self.freeze_layers is not None:
             raise ValueError("choose either freeze_layers or lora = true, not both")
+        if self.base == "tiny" and not self.pretrain:
+            raise ValueError('base = "tiny" is trained here from scratch: it needs pretrain = true')
         return self
 
 

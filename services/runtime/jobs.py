@@ -237,6 +237,9 @@ class JobRunner:
                 job.ClearField("outputs")
                 job.ClearField("progress")
                 job.ClearField("metrics")
+                # A new attempt's watchers start from its own events; sequence numbers keep growing, so
+                # a client re-attaching with after_sequence still resumes where it was.
+                slot.events.clear()
             self._update(slot, None, jobs_pb2.JobEvent.KIND_STATE, "queued", force_persist=True)
             slot.future = self._executor.submit(self._run, slot, fn)
             with slot.cond:

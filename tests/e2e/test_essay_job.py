@@ -38,12 +38,12 @@ valid_fraction = 0.2
 
 [model]
 base = "tiny"
-pretrain_epochs = 1
-epochs = 1
-learning_rate = 1e-3
-gradient_accumulation = 2
-block_size = 64
+pretrain_max_steps = 40
 lora = true
+epochs = 1
+max_steps = 8
+batch_size = 8
+block_size = 64
 
 [generate]
 seed = 7
@@ -56,9 +56,9 @@ query = "함께라는 것은"
 prompt = "나는 오늘도 나에게 말을 건다."
 
 [[sections]]
-title = "희망"
-query = "희망과 함께"
-prompt = "희망은 조용히 곁에 있었다."
+title = "죽음과 공존"
+query = "죽음과 공존"
+prompt = "죽음을 생각하면 삶이 조금 더 또렷해진다."
 """
 
 
@@ -66,7 +66,11 @@ def supil(args: list[str], workspace: Path, timeout: float = 600) -> subprocess.
     env = dict(os.environ, COLUMNS="200", NO_COLOR="1", HF_HUB_OFFLINE="1")
     return subprocess.run(
         [sys.executable, "-m", "supil.cli", *args, "--workspace", str(workspace)],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
 
 
@@ -114,7 +118,17 @@ def test_essay_has_every_section_on_length(job: dict) -> None:
     total = sum(body_chars(text) for text in found.values())
     assert abs(total - spec.essay.target_chars) <= 0.02 * spec.essay.target_chars, total
     kinds = {e.get("stage") for e in events(job["result"]) if e["event"] == "finished"}
-    assert {"crawl", "clean", "index", "export-1", "export-2", "pretrain", "train-1", "train-2", "draft"} <= kinds
+    assert {
+        "crawl",
+        "clean",
+        "index",
+        "export-1",
+        "export-2",
+        "pretrain",
+        "train-1",
+        "train-2",
+        "draft",
+    } <= kinds
 
 
 def test_rerun_does_nothing(job: dict) -> None:
@@ -129,7 +143,14 @@ def test_rerun_does_nothing(job: dict) -> None:
 def test_report_has_plots_and_metrics(job: dict) -> None:
     report = (job["workspace"] / "jobs" / "e2e" / "report.html").read_text(encoding="utf-8")
     assert report.count("data:image/png;base64,") >= 4
-    for label in ("rep-2", "distinct-2", "longest copied span", "overlap ratio", "topic relevance", "retrieval scores"):
+    for label in (
+        "rep-2",
+        "distinct-2",
+        "longest copied span",
+        "overlap ratio",
+        "topic relevance",
+        "retrieval scores",
+    ):
         assert label in report
     manifest = json.loads((job["workspace"] / "jobs" / "e2e" / "manifest.json").read_text(encoding="utf-8"))
     for stage in manifest["stages"].values():
@@ -159,13 +180,32 @@ def test_from_draft_redraws_only_drafts(job: dict) -> None:
 def test_killed_during_training_resumes_to_the_same_essay(job: dict) -> None:
     env = dict(os.environ, COLUMNS="200", NO_COLOR="1", HF_HUB_OFFLINE="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "supil.cli", "run", str(job["spec"]), "-o", "json", "--from", "train",
-         "--workspace", str(job["workspace"])],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "supil.cli",
+            "run",
+            str(job["spec"]),
+            "-o",
+            "json",
+            "--from",
+            "train",
+            "--workspace",
+            str(job["workspace"]),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
     assert process.stdout is not None
     for line in process.stdout:
-        if line.startswith("{") and json.loads(line).get("event") == "progress" and json.loads(line)["stage"] == "train-1":
+        if (
+            line.startswith("{")
+            and json.loads(line).get("event") == "progress"
+            and json.loads(line)["stage"] == "train-1"
+        ):
             break
     process.send_signal(signal.SIGKILL)
     process.wait()

@@ -10,8 +10,8 @@ import pytest
 
 from services.retriever.analyzer import Analyzer, AnalyzerSettings
 from services.retriever.embedded import DocumentAnalyzer, Filters
-from tests.retriever.lucene_reference import LuceneBM25Index, LuceneNori, ReferenceUnavailable, start_jvm
 from tests.retriever.conftest import labelled_documents, shared_paragraphs
+from tests.retriever.lucene_reference import LuceneBM25Index, LuceneNori, ReferenceUnavailable, start_jvm
 
 try:
     start_jvm()
