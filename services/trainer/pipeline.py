@@ -173,6 +173,8 @@ def run_train_job(
                 list(mode.lora_targets),
                 list(mode.lora_layers),
             )
+            # LoRA's A matrices start random: seed them, so the same request trains the same writer.
+            torch.manual_seed(settings.seed)
             model = models.add_lora(model, lora_used)
         else:
             n_blocks = len(models.transformer_blocks(model))
