@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -351,18 +352,51 @@ def _check_remote(addresses: dict[str, str], token: str | None) -> None:
 
 
 def _print_summary(spec: EssaySpec, essay_path: Path, output: OutputMode) -> None:
-    text = essay_path.read_text(encoding="utf-8")
+    """Where the essay is, how long it came out against its targets, per section."""
+    sections = essay_sections(essay_path.read_text(encoding="utf-8"))
+    chars = sum(body_chars(text) for _, text in sections)
     if output == OutputMode.json:
-        sys.stdout.write(json.dumps({"event": "essay", "path": str(essay_path)}, ensure_ascii=False) + "\n")
+        summary = {
+            "event": "essay",
+            "path": str(essay_path),
+            "chars": chars,
+            "target_chars": spec.essay.target_chars,
+        }
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
         return
     if output == OutputMode.quiet:
         console.print(str(essay_path))
         return
-    console.print(
-        f"[green]essay written:[/green] {essay_path} ({spec.essay.target_chars:,} characters asked)"
+    table = Table(
+        title=f"{spec.essay.title}: {chars:,} characters for {spec.essay.target_chars:,} "
+        f"({(chars - spec.essay.target_chars) / spec.essay.target_chars:+.1%})"
     )
-    console.print(f"report: {essay_path.parent / 'report.html'}")
-    del text
+    for column in ("#", "section", "paragraphs", "characters", "target"):
+        table.add_column(column)
+    for (title, text), plan in zip(sections, plan_sections(spec), strict=False):
+        paragraphs = [p for p in text.split("\n") if p.strip()]
+        table.add_row(
+            str(plan.index + 1),
+            title,
+            str(len(paragraphs)),
+            f"{body_chars(text):,}",
+            f"{plan.target_chars:,}",
+        )
+    console.print(table)
+    console.print(
+        f"[green]essay:[/green] {essay_path}\n[green]report:[/green] {essay_path.parent / 'report.html'}"
+    )
+
+
+def essay_sections(essay: str) -> list[tuple[str, str]]:
+    """(heading, body) of each `## ` section of an essay.md."""
+    parts = re.split(r"^## (.+)$", essay, flags=re.M)
+    return [(parts[i].strip(), parts[i + 1].strip()) for i in range(1, len(parts), 2)]
+
+
+def body_chars(text: str) -> int:
+    """Body characters as the spec counts them: spaces included, line breaks and headings not."""
+    return sum(len(line) for line in text.split("\n") if line.strip())
 
 
 @app.command()
