@@ -10,12 +10,12 @@ from services.cleaner.pipeline import default_workers
 from services.cleaner.servicer import CleanerServicer
 from services.runtime import (
     ArtifactStore,
-    ConfigError,
     JobRunner,
     Registration,
     ServiceConfig,
     ServiceParts,
     ServiceServer,
+    env_int,
 )
 from services.runtime import create_server as create_runtime_server
 from supil.v1 import cleaner_pb2, cleaner_pb2_grpc
@@ -33,16 +33,7 @@ class CleanerConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> CleanerConfig:
         """Read SUPIL_CLEANER_WORKERS (default: the cores this process may use); fail fast if bad."""
         env = os.environ if env is None else env
-        raw = env.get(WORKERS_VARIABLE, "").strip()
-        if not raw:
-            return cls(default_workers())
-        try:
-            workers = int(raw)
-        except ValueError:
-            raise ConfigError(f"{WORKERS_VARIABLE}: {raw!r} is not a whole number") from None
-        if not 1 <= workers <= 256:
-            raise ConfigError(f"{WORKERS_VARIABLE}: {workers} must be between 1 and 256")
-        return cls(workers)
+        return cls(env_int(env, WORKERS_VARIABLE, default_workers(), 1, 256))
 
 
 def create_server(

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.runtime import ConfigError
+from services.runtime import ConfigError, env_int
 
 
 @dataclass(frozen=True)
@@ -25,24 +25,11 @@ class GeneratorSettings:
         """Read SUPIL_GENERATOR_MEMORY_MB, _DEVICE, _MAX_BATCH, _TORCH_THREADS; ConfigError names a bad one."""
         env = os.environ if env is None else env
         return cls(
-            memory_mb=_int(env, "SUPIL_GENERATOR_MEMORY_MB", cls.memory_mb, 1, 10_000_000),
+            memory_mb=env_int(env, "SUPIL_GENERATOR_MEMORY_MB", cls.memory_mb, 1, 10_000_000),
             device=_device(env.get("SUPIL_GENERATOR_DEVICE") or cls.device),
-            max_batch=_int(env, "SUPIL_GENERATOR_MAX_BATCH", cls.max_batch, 1, 256),
-            torch_threads=_int(env, "SUPIL_GENERATOR_TORCH_THREADS", cls.torch_threads, 0, 1024),
+            max_batch=env_int(env, "SUPIL_GENERATOR_MAX_BATCH", cls.max_batch, 1, 256),
+            torch_threads=env_int(env, "SUPIL_GENERATOR_TORCH_THREADS", cls.torch_threads, 0, 1024),
         )
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is out of range ({low}-{high})")
-    return value
 
 
 def _device(value: str) -> str:

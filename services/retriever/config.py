@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.runtime import ConfigError
+from services.runtime import ConfigError, env_float, env_int
 
 BACKENDS = ("embedded", "elasticsearch")
 
@@ -42,16 +42,8 @@ class RetrieverConfig:
         """Read SUPIL_RETRIEVER_BACKEND, SUPIL_ES_URL, SUPIL_ES_API_KEY, SUPIL_ES_INDEX_PREFIX,
         SUPIL_ES_TIMEOUT_S and SUPIL_RETRIEVER_WORKERS; a bad value raises ConfigError naming it."""
         env = os.environ if env is None else env
-        raw_workers = env.get("SUPIL_RETRIEVER_WORKERS", "")
-        try:
-            workers = int(raw_workers) if raw_workers else min(2, os.cpu_count() or 1)
-        except ValueError:
-            raise ConfigError(f"SUPIL_RETRIEVER_WORKERS: {raw_workers!r} is not an integer") from None
-        raw_timeout = env.get("SUPIL_ES_TIMEOUT_S", "60")
-        try:
-            timeout = float(raw_timeout)
-        except ValueError:
-            raise ConfigError(f"SUPIL_ES_TIMEOUT_S: {raw_timeout!r} is not a number") from None
+        workers = env_int(env, "SUPIL_RETRIEVER_WORKERS", min(2, os.cpu_count() or 1), 1, 256)
+        timeout = env_float(env, "SUPIL_ES_TIMEOUT_S", 60.0, 0.0, 86_400.0)
         return cls(
             backend=env.get("SUPIL_RETRIEVER_BACKEND", "embedded").strip().lower() or "embedded",
             es_url=env.get("SUPIL_ES_URL") or None,

@@ -1,7 +1,7 @@
 """The runtime every supil service shares: config, logging, errors, artifacts, jobs and the server."""
 
 from services.runtime.artifacts import ArtifactEntry, ArtifactStore, validate_name
-from services.runtime.config import SERVICE_NAMES, ConfigError, ServiceConfig, load_config
+from services.runtime.config import SERVICE_NAMES, ConfigError, ServiceConfig, env_float, env_int, load_config
 from services.runtime.corpus import Document, read_corpus, write_corpus
 from services.runtime.errors import (
     AlreadyExists,
@@ -44,6 +44,8 @@ __all__ = [
     "Unimplemented",
     "channel_options",
     "create_server",
+    "env_float",
+    "env_int",
     "load_config",
     "read_corpus",
     "serve",

@@ -58,7 +58,8 @@ class ServiceConfig:
         return f"{host}:{self.port}"
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """The integer in env[name] (default when unset or empty); ConfigError naming the variable if bad."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -71,7 +72,8 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+def env_float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    """The number in env[name] (default when unset or empty); ConfigError naming the variable if bad."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -116,7 +118,7 @@ def load_config(
     port = args.port
     if port is None:
         name = port_var if env.get(port_var) else "SUPIL_PORT"
-        port = _int(env, name, default_port, 0, 65535)
+        port = env_int(env, name, default_port, 0, 65535)
     elif not 0 <= port <= 65535:
         raise ConfigError(f"--port {port} is not a TCP port (0-65535)")
     workspace = args.workspace or Path(env.get("SUPIL_WORKSPACE") or "supil-work")
@@ -135,10 +137,10 @@ def load_config(
         port=port,
         workspace=workspace,
         token=token,
-        max_message_bytes=_int(env, "SUPIL_MAX_MESSAGE_MB", 64, 1, MAX_MESSAGE_MB_LIMIT) * 1024 * 1024,
-        rpc_workers=_int(env, "SUPIL_RPC_WORKERS", 16, 1, 1024),
-        job_workers=_int(env, "SUPIL_JOB_WORKERS", 2, 1, 256),
-        grace_seconds=_float(env, "SUPIL_GRACE_SECONDS", 10.0, 0.0, 3600.0),
+        max_message_bytes=env_int(env, "SUPIL_MAX_MESSAGE_MB", 64, 1, MAX_MESSAGE_MB_LIMIT) * 1024 * 1024,
+        rpc_workers=env_int(env, "SUPIL_RPC_WORKERS", 16, 1, 1024),
+        job_workers=env_int(env, "SUPIL_JOB_WORKERS", 2, 1, 256),
+        grace_seconds=env_float(env, "SUPIL_GRACE_SECONDS", 10.0, 0.0, 3600.0),
         log_format=log_format,
         log_level=log_level,
         port_file=args.port_file,

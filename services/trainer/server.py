@@ -16,6 +16,7 @@ from services.runtime import (
     ServiceConfig,
     ServiceParts,
     ServiceServer,
+    env_int,
 )
 from services.runtime import create_server as create_runtime_server
 from services.trainer.servicer import TrainerServicer
@@ -42,10 +43,7 @@ class TrainerConfig:
             raise ConfigError(f"SUPIL_TRAINER_DEVICE must be auto, cpu, cuda or cuda:N, got {device!r}")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"SUPIL_TRAINER_DEVICE={device} but torch sees no CUDA device")
-        raw = env.get("SUPIL_TRAINER_THREADS", "0").strip() or "0"
-        if not raw.isdigit() or int(raw) > 1024:
-            raise ConfigError(f"SUPIL_TRAINER_THREADS must be an integer 0..1024, got {raw!r}")
-        return cls(device, int(raw))
+        return cls(device, env_int(env, "SUPIL_TRAINER_THREADS", 0, 0, 1024))
 
     def torch_device(self) -> torch.device:
         """The device jobs train on: a GPU when there is one and auto is asked for."""
