@@ -212,3 +212,30 @@ def test_killed_during_training_resumes_to_the_same_essay(job: dict) -> None:
     result = supil(["run", str(job["spec"]), "-o", "json"], job["workspace"])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert (job["workspace"] / "jobs" / "e2e" / "essay.md").read_text(encoding="utf-8") == job["essay"]
+
+
+def test_query_without_documents_stops_at_its_export(site: object, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.toml"
+    text = SPEC.replace("{start_url}", site.start_url).replace(
+        'query = "죽음과 공존"', 'query = "zebra quantum"'
+    )  # type: ignore[attr-defined]
+    spec.write_text(text, encoding="utf-8")
+    result = supil(["run", str(spec), "-o", "quiet"], tmp_path / "ws")
+    assert result.returncode == 1
+    assert "stopped at stage export-2" in result.stderr
+    assert "zebra quantum" in result.stderr and "broader query" in result.stderr
+    manifest = json.loads((tmp_path / "ws" / "jobs" / "e2e" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["stages"]["export-1"]["state"] == "succeeded"
+    assert manifest["stages"]["export-2"]["state"] == "failed"
+    assert "pretrain" not in manifest["stages"]
+
+
+def test_unreachable_remote_service_is_named(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC.replace("{start_url}", "http://127.0.0.1:9/"), encoding="utf-8")
+    addresses = ",".join(
+        f"{name}=127.0.0.1:9" for name in ("crawler", "cleaner", "retriever", "trainer", "generator")
+    )
+    result = supil(["run", str(spec), "--remote", addresses, "-o", "quiet"], tmp_path / "ws")
+    assert result.returncode == 1
+    assert "crawler at 127.0.0.1:9 is not reachable" in result.stderr
