@@ -321,13 +321,19 @@ def _run_job(
         err_console.print(f"[red]could not start services:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     except StageError as exc:
-        err_console.print(f"[red]stopped at stage {exc.stage}:[/red] {escape(exc.cause)}", highlight=False)
-        if exc.advice:
-            err_console.print(f"  what to change: {escape(exc.advice)}", highlight=False)
-        raise typer.Exit(1) from None
+        _exit_stage_error(exc)
     finally:
         if local is not None:
             local.stop()
+
+
+def _exit_stage_error(exc: StageError, stopped: bool = True) -> None:
+    """Say which stage stopped, why, and what to change; exit 1."""
+    label = f"stopped at stage {exc.stage}" if stopped else exc.stage
+    err_console.print(f"[red]{label}:[/red] {escape(exc.cause)}", highlight=False)
+    if exc.advice:
+        err_console.print(f"  what to change: {escape(exc.advice)}", highlight=False)
+    raise typer.Exit(1) from None
 
 
 def _reporter(output: OutputMode, verbose: bool) -> Reporter:
@@ -475,10 +481,7 @@ def regenerate(
         err_console.print(f"[red]could not start services:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     except StageError as exc:
-        err_console.print(f"[red]{exc.stage}:[/red] {escape(exc.cause)}", highlight=False)
-        if exc.advice:
-            err_console.print(f"  what to change: {escape(exc.advice)}", highlight=False)
-        raise typer.Exit(1) from None
+        _exit_stage_error(exc, stopped=False)
     finally:
         job.close()
         if local is not None:
@@ -503,8 +506,7 @@ def essay(
         err_console.print(f"[red]could not start the retriever:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     except StageError as exc:
-        err_console.print(f"[red]{exc.stage}:[/red] {escape(exc.cause)}", highlight=False)
-        raise typer.Exit(1) from None
+        _exit_stage_error(exc, stopped=False)
     finally:
         job.close()
         local.stop()

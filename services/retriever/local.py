@@ -11,16 +11,14 @@ from services.runtime import ArtifactStore, InvalidArgument
 from supil.v1 import retriever_pb2
 
 
-def search_in_workspace(
-    workspace: Path, request: retriever_pb2.SearchRequest
+def search_response(
+    retriever: Retriever, request: retriever_pb2.SearchRequest
 ) -> retriever_pb2.SearchResponse:
-    """Answer a SearchRequest from the indexes in a workspace, as the service would."""
+    """Answer a SearchRequest with a retriever: the one place a request becomes hits on the wire."""
     if not request.query.strip():
         raise InvalidArgument("query is empty; give a sub-topic such as '희망과 함께'")
-    retriever = Retriever(ArtifactStore(workspace), RetrieverConfig.from_env())
-    hits, total = retriever.search(
-        request.index, request.query, QueryOptions.from_proto(request.options), validate_k(request.k)
-    )
+    k = validate_k(request.k)
+    hits, total = retriever.search(request.index, request.query, QueryOptions.from_proto(request.options), k)
     return retriever_pb2.SearchResponse(
         hits=[
             retriever_pb2.Hit(
@@ -35,3 +33,10 @@ def search_in_workspace(
         ],
         total_hits=total,
     )
+
+
+def search_in_workspace(
+    workspace: Path, request: retriever_pb2.SearchRequest
+) -> retriever_pb2.SearchResponse:
+    """Answer a SearchRequest from the indexes in a workspace, as the service would."""
+    return search_response(Retriever(ArtifactStore(workspace), RetrieverConfig.from_env()), request)

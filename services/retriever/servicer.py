@@ -8,6 +8,7 @@ import grpc
 
 from services.retriever.analyzer import Analyzer, AnalyzerSettings
 from services.retriever.embedded import IndexProgress
+from services.retriever.local import search_response
 from services.retriever.retriever import Retriever, validate_index_name
 from services.retriever.search import QueryOptions, split_export, validate_k
 from services.runtime import (
@@ -125,25 +126,7 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
     def Search(
         self, request: retriever_pb2.SearchRequest, context: grpc.ServicerContext
     ) -> retriever_pb2.SearchResponse:
-        if not request.query.strip():
-            raise InvalidArgument("query is empty; give a sub-topic such as '희망과 함께'")
-        k = validate_k(request.k)
-        options = QueryOptions.from_proto(request.options)
-        hits, total = self._retriever.search(request.index, request.query, options, k)
-        return retriever_pb2.SearchResponse(
-            hits=[
-                retriever_pb2.Hit(
-                    id=h.document.id,
-                    score=h.score,
-                    title=h.document.title,
-                    source=h.document.source,
-                    url=h.document.url,
-                    snippet=h.snippet,
-                )
-                for h in hits
-            ],
-            total_hits=total,
-        )
+        return search_response(self._retriever, request)
 
     def CreateExportJob(
         self, request: retriever_pb2.CreateExportJobRequest, context: grpc.ServicerContext
