@@ -752,6 +752,12 @@ def crawl_request(spec: EssaySpec, job_id: str, output: str) -> crawler_pb2.Crea
             max_depth=site.max_depth,
             allow_private=site.allow_private,
         )
+        for listing in site.json_listings:
+            profile.json_listings.add(**listing.model_dump())
+        if site.min_text_chars is not None:
+            profile.min_text_chars = site.min_text_chars
+        if site.min_hangul_ratio is not None:
+            profile.min_hangul_ratio = site.min_hangul_ratio
         profile.politeness.obey_robots_txt = site.obey_robots_txt
         if site.download_delay is not None:
             profile.politeness.download_delay_seconds = site.download_delay

@@ -50,6 +50,23 @@ class Essay(_Strict):
     ]
 
 
+class JsonListing(_Strict):
+    """[[crawl.sites.json_listings]]: a JSON API that lists articles page by page (infinite scroll)."""
+
+    url_template: Annotated[str, Field(min_length=1, description="URL with a {page} placeholder")]
+    items_path: str = ""
+    url_field: Annotated[str, Field(min_length=1)] = "url"
+    first_page: Annotated[int, Field(ge=0)] = 1
+    max_pages: Annotated[int, Field(gt=0, le=1_000_000)] = 100
+
+    @field_validator("url_template")
+    @classmethod
+    def _has_page(cls, value: str) -> str:
+        if "{page}" not in value:
+            raise ValueError("needs a {page} placeholder")
+        return value
+
+
 class Site(_Strict):
     """[[crawl.sites]]: one site profile (or a built-in one named by `builtin`)."""
 
@@ -70,6 +87,9 @@ class Site(_Strict):
     obey_robots_txt: bool = True
     download_delay: Annotated[float, Field(ge=0, le=600)] | None = None
     concurrency_per_domain: Annotated[int, Field(gt=0, le=64)] | None = None
+    json_listings: list[JsonListing] = Field(default_factory=list)
+    min_text_chars: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    min_hangul_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
 
     @field_validator("article_pattern", "follow_pattern")
     @classmethod

@@ -111,3 +111,44 @@ def test_toml_syntax_and_file_errors(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_spec(tmp_path / "missing.toml")
     assert info.value.problems == [("(file)", "no such file")]
+
+
+def test_site_profile_fields_reach_the_crawl_request() -> None:
+    from supil.orchestrator import crawl_request
+
+    text = (
+        GOOD
+        + """
+[[crawl.sites]]
+name = "blog"
+start_urls = ["https://blog.example.org/"]
+min_text_chars = 300
+min_hangul_ratio = 0.6
+
+[[crawl.sites.json_listings]]
+url_template = "https://blog.example.org/api/list?page={page}"
+items_path = "data.items"
+url_field = "link"
+max_pages = 7
+"""
+    )
+    request = crawl_request(parse_spec(text), "job-1", "jobs/t/raw.jsonl.zst")
+    site = request.sites[0]
+    assert (site.min_text_chars, round(site.min_hangul_ratio, 2)) == (300, 0.6)
+    listing = site.json_listings[0]
+    assert (
+        listing.url_template,
+        listing.items_path,
+        listing.url_field,
+        listing.first_page,
+        listing.max_pages,
+    ) == (
+        "https://blog.example.org/api/list?page={page}",
+        "data.items",
+        "link",
+        1,
+        7,
+    )
+    assert site.politeness.obey_robots_txt is True
+    bad = text.replace("?page={page}", "")
+    assert "needs a {page} placeholder" in problems(bad)["crawl.sites[0].json_listings[0].url_template"]
