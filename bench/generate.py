@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads for every contender (default 1)"
     )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per contender; the fastest counts (default 3)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
@@ -99,10 +102,22 @@ def main(argv: list[str] | None = None) -> None:
             worst = max(abs(d.chars - d.target_chars) / d.target_chars for d in drafts)
             return elapsed, sum(d.chars for d in drafts), worst
 
+        # Each contender runs `repeats` times, interleaved, and keeps its fastest run: on a shared
+        # 2-core machine a single ~1 s run swings by 2x with whatever else is running.
+        best: dict[str, tuple] = {}
+        for _ in range(args.repeats):
+            for key, run in (
+                ("base", lambda: run_2021(0.0, 5)),
+                ("ours", lambda: run_ours(False, 5)),
+                ("batched", lambda: run_ours(True, 5)),
+            ):
+                result = run()
+                if key not in best or result[0] < best[key][0]:
+                    best[key] = result
         t_sleep, c_sleep, n_sleep = run_2021(0.1, 1)
-        t_base, c_base, n_base = run_2021(0.0, 5)
-        t_ours, c_ours, e_ours = run_ours(False, 5)
-        t_bat, c_bat, e_bat = run_ours(True, 5)
+        t_base, c_base, n_base = best["base"]
+        t_ours, c_ours, e_ours = best["ours"]
+        t_bat, c_bat, e_bat = best["batched"]
         base = c_base / t_base
         rows = [
             (
