@@ -15,7 +15,6 @@ Prints, in MB/s of input text:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import resource
@@ -30,12 +29,12 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from klue2021 import preprocessing  # noqa: E402  (the baseline, kept beside this script)
 
+from bench.shared_corpus import DEFAULT_CORPUS, corpus_paragraphs  # noqa: E402
 from services.cleaner.options import CleanConfig  # noqa: E402
 from services.cleaner.pipeline import clean_corpus, default_workers  # noqa: E402
 from services.cleaner.steps import Cleaner  # noqa: E402
 from services.runtime import ArtifactStore, Document, write_corpus  # noqa: E402
 
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "koconovel" / "koconovel.jsonl"
 # Our steps that do what the 2021 function does (it has no entity decoding, NFC, control characters
 # or boilerplate list).
 BASELINE_STEPS = (
@@ -64,10 +63,7 @@ NOISE = [
 
 def compose(corpus: Path, megabytes: float, seed: int) -> list[Document]:
     """Documents of random paragraphs from the shared corpus, with noise and planted duplicates."""
-    paragraphs: list[str] = []
-    with corpus.open(encoding="utf-8") as fh:
-        for line in fh:
-            paragraphs.extend(p for p in json.loads(line)["text"].split("\n") if p.strip())
+    paragraphs = corpus_paragraphs(corpus)
     rng = random.Random(seed)
     docs: list[Document] = []
     size = 0

@@ -25,14 +25,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.shared_corpus import DEFAULT_CORPUS  # noqa: E402
 from services.crawler.profiles import profiles_from_request  # noqa: E402
 from services.crawler.scrapy_project.plan import PLAN_ENV, CrawlPlan  # noqa: E402
 from services.crawler.server import create_server  # noqa: E402
 from services.runtime import ArtifactStore, ServiceConfig  # noqa: E402
 from supil.client import follow_job, open_channel  # noqa: E402
 from supil.v1 import crawler_pb2, crawler_pb2_grpc, jobs_pb2  # noqa: E402
-
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "koconovel" / "koconovel.jsonl"
 
 
 def compose_corpus(source: Path, docs: int, out: Path, seed: int = 42) -> int:

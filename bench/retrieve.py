@@ -14,7 +14,6 @@ Usage: python bench/retrieve.py [--size MB] [--workers N] [--corpus PATH]
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
@@ -28,13 +27,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.shared_corpus import DEFAULT_CORPUS, corpus_paragraphs  # noqa: E402
 from services.retriever.analyzer import Analyzer, AnalyzerSettings  # noqa: E402
 from services.retriever.config import RetrieverConfig  # noqa: E402
 from services.retriever.retriever import Retriever  # noqa: E402
 from services.retriever.search import QueryOptions  # noqa: E402
 from services.runtime import ArtifactStore, Document, write_corpus  # noqa: E402
 
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "koconovel" / "koconovel.jsonl"
 FULL_MB = 160.0
 FULL_DOCS = 30_000
 SEED_QUERIES = [
@@ -50,10 +49,7 @@ SEED_QUERIES = [
 
 def compose(corpus: Path, size_mb: float, seed: int) -> list[Document]:
     """Documents of random paragraphs from every work, ~160 MB / 30,000 documents scaled to size_mb."""
-    paragraphs: list[str] = []
-    with corpus.open(encoding="utf-8") as fh:
-        for line in fh:
-            paragraphs.extend(p for p in json.loads(line)["text"].split("\n") if p.strip())
+    paragraphs = corpus_paragraphs(corpus)
     rng = random.Random(seed)
     target = size_mb * 1e6
     per_doc = FULL_MB * 1e6 / FULL_DOCS

@@ -18,14 +18,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.shared_corpus import DEFAULT_CORPUS
 from services.runtime import Document
 from services.trainer import models
 from services.trainer.data import pack_sets
 from services.trainer.engine import TrainSettings, train
-
-DEFAULT_CORPUS = (
-    Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "koconovel" / "koconovel.jsonl"
-)
 
 
 def load_documents(path: Path, seed: int) -> list[Document]:

@@ -11,6 +11,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from supil.v1 import jobs_pb2, jobs_pb2_grpc
+
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
@@ -120,7 +122,9 @@ def error_text(exc: grpc.RpcError) -> str:
     return f"{exc.code().name}: {details}"
 
 
-TERMINAL_STATES = frozenset({3, 4, 5})  # Job.State SUCCEEDED, FAILED, CANCELLED
+TERMINAL_STATES = frozenset(
+    {jobs_pb2.Job.STATE_SUCCEEDED, jobs_pb2.Job.STATE_FAILED, jobs_pb2.Job.STATE_CANCELLED}
+)
 
 
 def follow_job(
@@ -137,8 +141,6 @@ def follow_job(
     Returns the terminal Job. on_event(event) is called for every event in order, once each. With
     attempt, the end of an earlier attempt of the same job (resubmitted after a failure) is not the end.
     """
-    from supil.v1 import jobs_pb2, jobs_pb2_grpc
-
     stub = jobs_pb2_grpc.JobServiceStub(channel)
     seen = after_sequence
     broken_since: float | None = None

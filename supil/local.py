@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.runtime.config import SERVICE_NAMES
 from supil.client import health_status, open_channel
 
 logger = logging.getLogger(__name__)
 
-SERVICE_NAMES = ("crawler", "cleaner", "retriever", "trainer", "generator")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -25,6 +25,9 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+__all__ = ["SERVICE_NAMES", "LocalService", "LocalServices", "StartError"]
 
 
 class StartError(RuntimeError):

@@ -404,8 +404,7 @@ class EssayJob:
         return crawler_pb2_grpc.CrawlerServiceStub(channel).CreateCrawlJob(self._crawl_request(job_id)).job
 
     def _clean_options(self) -> dict[str, Any]:
-        clean = getattr(self.spec, "clean", None)
-        return clean.model_dump() if clean is not None else {}
+        return self.spec.clean.model_dump()
 
     def _submit_clean(self, channel: grpc.Channel, job_id: str, done: dict[str, StageRecord]) -> jobs_pb2.Job:
         request = cleaner_pb2.CreateCleanJobRequest(
