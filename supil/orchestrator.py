@@ -763,4 +763,6 @@ def crawl_request(spec: EssaySpec, job_id: str, output: str) -> crawler_pb2.Crea
         if site.concurrency_per_domain is not None:
             profile.politeness.concurrent_requests_per_domain = site.concurrency_per_domain
         sites.append(profile)
-    return crawler_pb2.CreateCrawlJobRequest(job_id=job_id, sites=sites, output=output)
+    return crawler_pb2.CreateCrawlJobRequest(
+        job_id=job_id, sites=sites, output=output, http_cache=spec.crawl.http_cache
+    )

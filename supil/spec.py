@@ -116,6 +116,9 @@ class Crawl(_Strict):
     """[crawl]: where the corpus comes from."""
 
     sites: list[Site] = Field(default_factory=list)
+    # Keep Scrapy's HTTP cache in the workspace so a re-crawl (a changed profile, --from crawl) does
+    # not fetch the same pages again; off by default so a re-crawl sees the sites as they are now.
+    http_cache: bool = False
 
     @model_validator(mode="after")
     def _unique_names(self) -> Crawl:

@@ -133,6 +133,7 @@ max_pages = 7
 """
     )
     request = crawl_request(parse_spec(text), "job-1", "jobs/t/raw.jsonl.zst")
+    assert not request.http_cache
     site = request.sites[0]
     assert (site.min_text_chars, round(site.min_hangul_ratio, 2)) == (300, 0.6)
     listing = site.json_listings[0]
@@ -152,3 +153,11 @@ max_pages = 7
     assert site.politeness.obey_robots_txt is True
     bad = text.replace("?page={page}", "")
     assert "needs a {page} placeholder" in problems(bad)["crawl.sites[0].json_listings[0].url_template"]
+
+
+def test_http_cache_reaches_the_crawl_request() -> None:
+    from supil.orchestrator import crawl_request
+
+    text = GOOD.replace("[essay]", "[crawl]\nhttp_cache = true\n\n[essay]", 1)
+    spec = parse_spec(text + '\n[[crawl.sites]]\nname = "blog"\nstart_urls = ["https://blog.example.org/"]\n')
+    assert crawl_request(spec, "job-1", "jobs/t/raw.jsonl.zst").http_cache

@@ -71,8 +71,12 @@ class CrawlerHarness:
         self.stub = crawler_pb2_grpc.CrawlerServiceStub(self.channel)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
 
-    def submit(self, job_id: str, *sites: crawler_pb2.SiteProfile) -> crawler_pb2.CreateCrawlJobRequest:
-        request = crawler_pb2.CreateCrawlJobRequest(job_id=job_id, sites=sites, output=OUTPUT)
+    def submit(
+        self, job_id: str, *sites: crawler_pb2.SiteProfile, http_cache: bool = False
+    ) -> crawler_pb2.CreateCrawlJobRequest:
+        request = crawler_pb2.CreateCrawlJobRequest(
+            job_id=job_id, sites=sites, output=OUTPUT, http_cache=http_cache
+        )
         self.stub.CreateCrawlJob(request, timeout=10)
         return request
 
@@ -92,8 +96,8 @@ class CrawlerHarness:
             crawl.docs = list(read_corpus(self.store, OUTPUT))
         return crawl
 
-    def crawl(self, job_id: str, *sites: crawler_pb2.SiteProfile) -> Crawl:
-        self.submit(job_id, *sites)
+    def crawl(self, job_id: str, *sites: crawler_pb2.SiteProfile, http_cache: bool = False) -> Crawl:
+        self.submit(job_id, *sites, http_cache=http_cache)
         return self.follow(job_id)
 
     def close(self) -> None:
@@ -306,3 +310,24 @@ def test_no_sites_and_bad_output_are_invalid_argument(harness: CrawlerHarness) -
             harness.stub.CreateCrawlJob(request, timeout=10)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert caught.value.details().startswith(field_named)
+
+
+def test_http_cache_serves_a_second_crawl_without_fetching(harness: CrawlerHarness, site: DemoSite) -> None:
+    first = harness.crawl("cached-1", spec_profile(site), http_cache=True)
+    assert first.job.state == State.STATE_SUCCEEDED, first.job.error
+    fetched = len(site.hits)
+    assert len([h for h in site.hits if re.search(r"/posts/\d+$", h)]) >= 30
+    assert (harness.store.root / ".supil" / "crawler" / "httpcache").is_dir()
+
+    second = harness.crawl("cached-2", spec_profile(site), http_cache=True)
+    assert second.job.state == State.STATE_SUCCEEDED, second.job.error
+    # Every page (robots.txt, listings, articles) came from the workspace's cache, none from the site.
+    assert site.hits[fetched:] == []
+    assert sorted((d.url, d.text) for d in second.docs) == sorted((d.url, d.text) for d in first.docs)
+
+
+def test_without_http_cache_a_second_crawl_fetches_again(harness: CrawlerHarness, site: DemoSite) -> None:
+    assert harness.crawl("plain-1", spec_profile(site)).job.state == State.STATE_SUCCEEDED
+    fetched = len(site.hits)
+    assert harness.crawl("plain-2", spec_profile(site)).job.state == State.STATE_SUCCEEDED
+    assert len([h for h in site.hits[fetched:] if re.search(r"/posts/\d+$", h)]) >= 30
