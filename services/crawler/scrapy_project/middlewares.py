@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -17,6 +18,7 @@ from services.crawler.extract import charset_from_content_type, decode_html
 from services.crawler.safety import UrlGuard
 from services.crawler.scrapy_project.journal import Journal
 from services.crawler.scrapy_project.plan import CrawlPlan
+from services.crawler.scrapy_project.resolver import GuardedResolver
 from services.crawler.urls import canonical_url
 
 logger = logging.getLogger(__name__)
@@ -48,7 +50,9 @@ class SafetyMiddleware:
         if site is None and host in self._approved_hosts:
             return  # e.g. robots.txt of a host a site request was already allowed to reach
         allow = self._allow_private[site] if site is not None else False
-        reason = self.guard.refusal(request.url, allow_private=allow)
+        hostname = urlsplit(request.url).hostname or ""
+        reason = GuardedResolver.refusals.get(hostname) if not allow else None
+        reason = reason or self.guard.refusal(request.url, allow_private=allow)
         if reason:
             raise RefusedRequest(reason)
         self._approved_hosts.add(host)

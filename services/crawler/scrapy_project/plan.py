@@ -59,6 +59,8 @@ BASE_SETTINGS: dict[str, Any] = {
     "EXTENSIONS": {f"{PACKAGE}.extensions.CrawlReporter": 500},
     "HTTPCACHE_ENABLED": False,
     "HTTPCACHE_IGNORE_HTTP_CODES": [408, 429, 500, 502, 503, 504],
+    # Checks the address every connection is made to (DNS rebinding); see resolver.py.
+    "DNS_RESOLVER": f"{PACKAGE}.resolver.GuardedResolver",
 }
 
 
@@ -127,6 +129,7 @@ def crawl_settings(plan: CrawlPlan) -> dict[str, Any]:
                 "delay": profile.politeness.download_delay,
             }
     settings["DOWNLOAD_SLOTS"] = slots
+    settings["SUPIL_PRIVATE_DOMAINS"] = [d for p in profiles if p.allow_private for d in p.domains()]
     settings["JOBDIR"] = str(plan.jobdir)
     settings["HTTPCACHE_ENABLED"] = plan.http_cache
     settings["HTTPCACHE_DIR"] = str(Path(plan.workspace) / ".supil" / "crawler" / "httpcache")

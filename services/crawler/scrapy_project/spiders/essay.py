@@ -12,7 +12,7 @@ from urllib.parse import urldefrag, urlsplit
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
@@ -23,6 +23,7 @@ from services.crawler.profiles import Profile
 from services.crawler.scrapy_project.items import EssayPage
 from services.crawler.scrapy_project.middlewares import RefusedRequest
 from services.crawler.scrapy_project.plan import CrawlPlan
+from services.crawler.scrapy_project.resolver import GuardedResolver
 from services.crawler.scrapy_project.signals import url_refused
 
 logger = logging.getLogger(__name__)
@@ -214,6 +215,11 @@ class EssaySpider(Spider):
         """Errback: report refusals per URL and count errors by kind."""
         request = failure.request  # type: ignore[attr-defined]
         stats = self.crawler.stats
+        rebound = GuardedResolver.refusals.get(urlsplit(request.url).hostname or "")
+        if failure.check(DNSLookupError, CannotResolveHostError) and rebound:
+            stats.inc_value("supil/refused")
+            self.crawler.signals.send_catch_log(url_refused, url=request.url, reason=rebound)
+            return
         if failure.check(RefusedRequest) or (
             failure.check(IgnoreRequest) and "robots.txt" in str(failure.value)
         ):
@@ -227,7 +233,7 @@ class EssaySpider(Spider):
             stats.inc_value(f"errors/http_{failure.value.response.status}")
         elif failure.check(TimeoutError, TCPTimedOutError):
             stats.inc_value("errors/timeout")
-        elif failure.check(DNSLookupError):
+        elif failure.check(DNSLookupError, CannotResolveHostError):  # Scrapy 2.19 wraps the former
             stats.inc_value("errors/dns")
         elif failure.check(ConnectionRefusedError):
             stats.inc_value("errors/connection")
