@@ -190,7 +190,9 @@ class DockerStack:
             }
             if service == "retriever":
                 environment["SUPIL_RETRIEVER_BACKEND"] = "elasticsearch"
-                environment["SUPIL_ES_URL"] = f"http://elastic:{self.elastic_password}@{es_host}:9200"
+                environment["SUPIL_ES_URL"] = f"http://{es_host}:9200"
+                environment["SUPIL_ES_USERNAME"] = "elastic"
+                environment["SUPIL_ES_PASSWORD"] = self.elastic_password
             volumes = {self.workspace_volume: {"bind": WORKSPACE_MOUNT, "mode": "rw"}}
             if service in TORCH_SERVICES:
                 volumes[f"{self.project}_hf-cache"] = {"bind": "/home/supil/.cache/huggingface", "mode": "rw"}

@@ -84,7 +84,9 @@ def test_retriever_uses_elasticsearch_once_it_is_healthy() -> None:
     compose = load(env={"ELASTIC_PASSWORD": "pw-123"})
     retriever = compose["services"]["retriever"]
     assert retriever["environment"]["SUPIL_RETRIEVER_BACKEND"] == "elasticsearch"
-    assert retriever["environment"]["SUPIL_ES_URL"] == "http://elastic:pw-123@elasticsearch:9200"
+    assert retriever["environment"]["SUPIL_ES_URL"] == "http://elasticsearch:9200"
+    assert retriever["environment"]["SUPIL_ES_USERNAME"] == "elastic"
+    assert retriever["environment"]["SUPIL_ES_PASSWORD"] == "pw-123"
     assert retriever["depends_on"] == {"elasticsearch": {"condition": "service_healthy"}}
     es_env = compose["services"]["elasticsearch"]["environment"]
     assert es_env["ELASTIC_PASSWORD"] == "pw-123"

@@ -65,7 +65,7 @@ def test_containers_match_the_compose_file() -> None:
         assert plan.command == service["command"]
         expected_env = {k: str(v) for k, v in service["environment"].items() if not k.startswith("HF_")}
         if name == "retriever":  # the SDK names the container, compose the service
-            expected_env["SUPIL_ES_URL"] = "http://elastic:pw-123@supil-elasticsearch:9200"
+            expected_env["SUPIL_ES_URL"] = "http://supil-elasticsearch:9200"
         assert plan.environment == expected_env
         [published] = service["ports"]
         bind, host_port, container_port = published.split(":")
@@ -113,9 +113,9 @@ def test_stack_settings_come_from_the_env_file_variables(monkeypatch: pytest.Mon
     stack = DockerStack.from_env(["retriever"])
     plans = {p.service: p for p in stack.plan()}
     assert plans["retriever"].image == "registry.example/supil/retriever:1.2.3"
-    assert (
-        plans["retriever"].environment["SUPIL_ES_URL"] == "http://elastic:from-env@essay-elasticsearch:9200"
-    )
+    retriever_env = plans["retriever"].environment
+    assert retriever_env["SUPIL_ES_URL"] == "http://essay-elasticsearch:9200"
+    assert (retriever_env["SUPIL_ES_USERNAME"], retriever_env["SUPIL_ES_PASSWORD"]) == ("elastic", "from-env")
     assert plans["elasticsearch"].environment["ES_JAVA_OPTS"] == "-Xms2g -Xmx2g"
     assert stack.workspace_volume == "essay_workspace" and stack.network == "essay_default"
 
