@@ -172,6 +172,7 @@ class _Row:
         # its length: these lists only grow by append or are replaced.
         self._decoded: tuple[list[int], int, str] = ([], 0, "")
         self._joined: tuple[list[str], int, str] = ([], 0, "")
+        self._splits: dict[str, list[str]] = {}
 
     # ---- planning ------------------------------------------------------------------------------
 
@@ -223,6 +224,15 @@ class _Row:
 
     # ---- context -------------------------------------------------------------------------------
 
+    def split(self, text: str) -> list[str]:
+        """split_sentences (kss), remembered: after a rejected sentence the same tail is carried again."""
+        found = self._splits.get(text)
+        if found is None:
+            if len(self._splits) > 64:
+                self._splits.clear()
+            found = self._splits[text] = split_sentences(text)
+        return found
+
     def context_text(self) -> str:
         """The next round's prompt: the last carry_sentences sentences (kss) and any unfinished one.
 
@@ -234,7 +244,7 @@ class _Row:
             tail = " ".join(source[-(k + 1) :])
         else:
             tail = "" if self.task.include_prompt else self.task.prompt
-        text = " ".join(split_sentences(tail)[-k:]) if k and tail else ""
+        text = " ".join(self.split(tail)[-k:]) if k and tail else ""
         if not self.sentences and self.previous and not self.prefix:
             text += "\n"  # a new paragraph starts: show the writer the line break
         if self.prefix:
@@ -318,7 +328,9 @@ class Drafter:
         last_pos = positions[:, -1:]
         for _step in range(s.chunk_tokens):
             active = [i for i, row in enumerate(rows) if not (row.frozen or row.done)]
-            chosen = self._choose(rows, active, logits[:, :vocab], seen)
+            chosen = self._choose(
+                rows, active, logits if logits.shape[-1] == vocab else logits[:, :vocab], seen
+            )
             next_tokens = [pad] * len(rows)
             for i, token in zip(active, chosen, strict=True):
                 next_tokens[i] = token
@@ -327,15 +339,15 @@ class Drafter:
                 self._advance(rows[i], token, on_paragraph)
             if all(r.frozen or r.done for r in rows):
                 break
-            step_ids = torch.tensor(next_tokens, dtype=torch.long)
             with writer.slot.lock:
                 if fast is not None:
-                    logits = fast.step(step_ids).float()
+                    logits = fast.step(next_tokens).float()
                     # A row that must re-anchor gets its new context now instead of idling to the round's end.
                     for i, row in enumerate(rows):
                         if row.frozen and not row.done:
                             self._refill(fast, i, row, budget, logits, seen)
                     continue
+                step_ids = torch.tensor(next_tokens, dtype=torch.long)
                 mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=torch.long)], dim=-1)
                 last_pos = last_pos + 1
                 out = model(
@@ -565,9 +577,7 @@ class Drafter:
             self._add(row, sentence)
             return True
         logger.debug("section %d: sentence %r", row.task.index, sentence)
-        if row.memory.is_repeat(sentence) or any(
-            SentenceMemory.same(sentence, other) for other in row.sentences
-        ):
+        if row.memory.is_repeat(sentence) or row.memory.near_any(sentence, row.sentences):
             row.failures += 1
             row.dropped += 1
             return False

@@ -54,6 +54,7 @@ class FastGPT2:
         self.head_t = self.head.t()
         self.width = self.wte.shape[1]
         self.first = 0  # batch of one: the first valid column (its keys are one contiguous run)
+        self.position = 0  # batch of one: the position of the last token
         self.k: list[torch.Tensor] = []
         self.v: list[torch.Tensor] = []
         self.valid = torch.zeros(0)
@@ -94,6 +95,7 @@ class FastGPT2:
         self.positions = positions[:, -1].clone()
         self.length = steps
         self.first = int(steps - mask[0].sum()) if batch == 1 else 0
+        self.position = int(self.positions[0])
         causal = torch.ones(steps, steps, dtype=torch.bool).tril()
         # Padding queries attend to themselves only, so no row of the softmax is empty (no NaN).
         attend = (causal.unsqueeze(0) & self.valid[:, None, :steps]) | torch.eye(steps, dtype=torch.bool)
@@ -122,6 +124,7 @@ class FastGPT2:
         self.valid[row, start : self.length] = True
         self.positions[row] = n - 1
         self.first = start
+        self.position = n - 1
         return logits[0]
 
     def step(self, tokens: torch.Tensor | list[int]) -> torch.Tensor:
@@ -146,10 +149,11 @@ class FastGPT2:
         The same operations as _block on the same values (2-D instead of 3-D views), minus the
         masking: the per-op overhead is most of a tiny writer's step.
         """
-        self.valid[0, start] = True
+        # A batch of one keeps its position and first valid column as plain ints (valid and positions
+        # are not read again for it: replace_row sets both afresh).
         first = self.first
-        position = int(self.positions[0]) + 1
-        self.positions[0] = position
+        position = self.position + 1
+        self.position = position
         end = start + 1
         width, eps, heads = self.width, self.eps, self.heads
         shape = (width,)
