@@ -585,7 +585,7 @@ class Drafter:
         if not index.empty:
             limit = self.settings.max_copied_span
             window = (row.paragraph_text[-(limit + index.n) :] + " " + sentence).strip()
-            if index.report(window).longest_span > limit:
+            if index.exceeds(window, limit):
                 logger.debug("section %d: copied sentence resampled: %s", row.task.index, sentence)
                 row.failures += 1
                 row.resamples += 1
