@@ -155,6 +155,7 @@ class FastGPT2:
         position = self.position + 1
         self.position = position
         end = start + 1
+        span = end - first
         width, eps, heads = self.width, self.eps, self.heads
         shape = (width,)
         h = (self.wte[token] + self.wpe[position]).view(1, width)
@@ -162,9 +163,9 @@ class FastGPT2:
             a = torch.layer_norm(h, shape, ln1[0], ln1[1], eps)
             q, k, v = torch.addmm(attn[1], a, attn[0]).view(1, 3, heads, 1, -1).unbind(1)
             keys, values = self.k[i], self.v[i]
-            keys[:, :, start:end] = k
-            values[:, :, start:end] = v
-            o = F.scaled_dot_product_attention(q, keys[:, :, first:end], values[:, :, first:end])
+            keys.narrow(2, start, 1).copy_(k)
+            values.narrow(2, start, 1).copy_(v)
+            o = F.scaled_dot_product_attention(q, keys.narrow(2, first, span), values.narrow(2, first, span))
             h = h + torch.addmm(proj[1], o.view(1, width), proj[0])
             m = torch.layer_norm(h, shape, ln2[0], ln2[1], eps)
             m = F.gelu(torch.addmm(fc[1], m, fc[0]), approximate="tanh")
