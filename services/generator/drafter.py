@@ -173,6 +173,7 @@ class _Row:
         self._decoded: tuple[list[int], int, str] = ([], 0, "")
         self._joined: tuple[list[str], int, str] = ([], 0, "")
         self._splits: dict[str, list[str]] = {}
+        self._window: tuple[int, tuple[float, float, float, bool]] = (-1, (0.0, 0.0, 0.0, False))
 
     # ---- planning ------------------------------------------------------------------------------
 
@@ -204,16 +205,21 @@ class _Row:
         The paragraph may end at a line break from lo on, ends at the first sentence end from
         stop on, and is closed by force before hi.
         """
+        done = len(self.draft.paragraphs)
+        if self._window[0] == done:  # it changes only when a paragraph is accepted
+            return self._window[1]
         target = self.task.target_chars
-        left = self.paragraphs_planned - len(self.draft.paragraphs)
+        left = self.paragraphs_planned - done
         remaining = target - self.done_chars
         if left <= 1:
             half = max(AIM * target, MIN_WINDOW)
             lo = remaining - half
-            return lo, lo, remaining + half, True
-        planned = remaining / left
-        lo = min(self.settings.min_paragraph_chars, planned)
-        return lo, planned, planned * 1.3, False
+            window = (lo, lo, remaining + half, True)
+        else:
+            planned = remaining / left
+            window = (min(self.settings.min_paragraph_chars, planned), planned, planned * 1.3, False)
+        self._window = (done, window)
+        return window
 
     def current_chars(self, pending: str) -> int:
         text = self.paragraph_text
