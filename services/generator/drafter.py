@@ -19,10 +19,10 @@ import torch
 from services.generator import fastgpt2
 from services.generator.fastgpt2 import FastGPT2
 from services.generator.sampling import (
+    NgramBans,
     SamplingSettings,
-    apply_repetition_penalty,
-    banned_ngram_tokens,
-    filter_logits,
+    draw,
+    nucleus,
     sample_rows,
 )
 from services.generator.text import (
@@ -167,6 +167,13 @@ class _Row:
         self.round_ids: list[int] = []
         self.sampled_ids: list[int] = []
         self.context_ids: list[int] = []
+        self.ngrams: NgramBans | None = None  # no-repeat n-gram table over context_ids + sampled_ids
+        # Caches keyed on the list they were computed from (held, so its identity stays unique) and
+        # its length: these lists only grow by append or are replaced.
+        self._decoded: tuple[list[int], int, str] = ([], 0, "")
+        self._joined: tuple[list[str], int, str] = ([], 0, "")
+        self._splits: dict[str, list[str]] = {}
+        self._window: tuple[int, tuple[float, float, float, bool]] = (-1, (0.0, 0.0, 0.0, False))
 
     # ---- planning ------------------------------------------------------------------------------
 
@@ -176,7 +183,21 @@ class _Row:
 
     @property
     def paragraph_text(self) -> str:
-        return " ".join(self.sentences)
+        """The accepted sentences of the paragraph being written, joined."""
+        source, n, text = self._joined
+        if source is not self.sentences or n != len(self.sentences):
+            text = " ".join(self.sentences)
+            self._joined = (self.sentences, len(self.sentences), text)
+        return text
+
+    def round_text(self) -> str:
+        """The decoded text of round_ids (the tokens of the unfinished sentence sampled this round)."""
+        source, n, text = self._decoded
+        ids = self.round_ids
+        if source is not ids or n != len(ids):
+            text = self.writer.tables.decode(self.writer.tokenizer, ids)
+            self._decoded = (ids, len(ids), text)
+        return text
 
     def window(self) -> tuple[float, float, float, bool]:
         """(lo, stop, hi, last) in characters of the current paragraph.
@@ -184,16 +205,21 @@ class _Row:
         The paragraph may end at a line break from lo on, ends at the first sentence end from
         stop on, and is closed by force before hi.
         """
+        done = len(self.draft.paragraphs)
+        if self._window[0] == done:  # it changes only when a paragraph is accepted
+            return self._window[1]
         target = self.task.target_chars
-        left = self.paragraphs_planned - len(self.draft.paragraphs)
+        left = self.paragraphs_planned - done
         remaining = target - self.done_chars
         if left <= 1:
             half = max(AIM * target, MIN_WINDOW)
             lo = remaining - half
-            return lo, lo, remaining + half, True
-        planned = remaining / left
-        lo = min(self.settings.min_paragraph_chars, planned)
-        return lo, planned, planned * 1.3, False
+            window = (lo, lo, remaining + half, True)
+        else:
+            planned = remaining / left
+            window = (min(self.settings.min_paragraph_chars, planned), planned, planned * 1.3, False)
+        self._window = (done, window)
+        return window
 
     def current_chars(self, pending: str) -> int:
         text = self.paragraph_text
@@ -203,6 +229,15 @@ class _Row:
         return len(text) + (1 if text else 0) + len(pending)
 
     # ---- context -------------------------------------------------------------------------------
+
+    def split(self, text: str) -> list[str]:
+        """split_sentences (kss), remembered: after a rejected sentence the same tail is carried again."""
+        found = self._splits.get(text)
+        if found is None:
+            if len(self._splits) > 64:
+                self._splits.clear()
+            found = self._splits[text] = split_sentences(text)
+        return found
 
     def context_text(self) -> str:
         """The next round's prompt: the last carry_sentences sentences (kss) and any unfinished one.
@@ -215,7 +250,7 @@ class _Row:
             tail = " ".join(source[-(k + 1) :])
         else:
             tail = "" if self.task.include_prompt else self.task.prompt
-        text = " ".join(split_sentences(tail)[-k:]) if k and tail else ""
+        text = " ".join(self.split(tail)[-k:]) if k and tail else ""
         if not self.sentences and self.previous and not self.prefix:
             text += "\n"  # a new paragraph starts: show the writer the line break
         if self.prefix:
@@ -299,7 +334,9 @@ class Drafter:
         last_pos = positions[:, -1:]
         for _step in range(s.chunk_tokens):
             active = [i for i, row in enumerate(rows) if not (row.frozen or row.done)]
-            chosen = self._choose(rows, active, logits[:, :vocab], seen)
+            chosen = self._choose(
+                rows, active, logits if logits.shape[-1] == vocab else logits[:, :vocab], seen
+            )
             next_tokens = [pad] * len(rows)
             for i, token in zip(active, chosen, strict=True):
                 next_tokens[i] = token
@@ -308,15 +345,15 @@ class Drafter:
                 self._advance(rows[i], token, on_paragraph)
             if all(r.frozen or r.done for r in rows):
                 break
-            step_ids = torch.tensor(next_tokens, dtype=torch.long)
             with writer.slot.lock:
                 if fast is not None:
-                    logits = fast.step(step_ids).float()
+                    logits = fast.step(next_tokens).float()
                     # A row that must re-anchor gets its new context now instead of idling to the round's end.
                     for i, row in enumerate(rows):
                         if row.frozen and not row.done:
                             self._refill(fast, i, row, budget, logits, seen)
                     continue
+                step_ids = torch.tensor(next_tokens, dtype=torch.long)
                 mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=torch.long)], dim=-1)
                 last_pos = last_pos + 1
                 out = model(
@@ -337,11 +374,11 @@ class Drafter:
     def _refill(
         self, fast: FastGPT2, i: int, row: _Row, budget: int, logits: torch.Tensor, seen: torch.Tensor
     ) -> None:
-        saved = (row.round_ids, row.sampled_ids, row.context_ids, row.draft.rounds)
+        saved = (row.round_ids, row.sampled_ids, row.context_ids, row.ngrams, row.draft.rounds)
         ids = self._anchor(row, budget)
         fresh = fast.replace_row(i, ids)
         if fresh is None:  # does not fit yet: wait for the next round
-            row.round_ids, row.sampled_ids, row.context_ids, row.draft.rounds = saved
+            row.round_ids, row.sampled_ids, row.context_ids, row.ngrams, row.draft.rounds = saved
             row.frozen = True
             return
         logits[i] = fresh.float()
@@ -358,6 +395,8 @@ class Drafter:
         if not ids:
             ids = [writer.tables.eos if writer.tables.eos is not None else 0]
         row.context_ids = ids
+        size = self.settings.no_repeat_ngram_size
+        row.ngrams = NgramBans(size, ids) if size else None
         row.draft.rounds += 1
         return ids
 
@@ -366,67 +405,91 @@ class Drafter:
     def _choose(
         self, rows: list[_Row], active: list[int], logits: torch.Tensor, seen: torch.Tensor
     ) -> list[int]:
-        """One token for each active row: the logits pipeline runs batched, row-specific masks per row."""
+        """One token for each active row: vocabulary-wide steps batched, the k survivors per row in Python.
+
+        The pipeline is transformers' (repetition penalty, no-repeat n-grams, the drafter's own
+        masks and bonus, temperature, top-k, top-p) and its result the same distribution as
+        filter_logits + sample_rows, but only the top-k step touches the whole vocabulary: top-p and
+        the inverse-CDF draw run on the k survivors. logits are the round's own (changed in place).
+        """
         if not active:
             return []
         s = self.settings
         tables = rows[active[0]].writer.tables
-        index = torch.tensor(active)
-        logits = logits[index].clone()
-        apply_repetition_penalty(logits, seen[index], s.repetition_penalty)
-        block, bonus, temps, pendings = [], [], [], []
+        if len(active) == logits.shape[0]:
+            mask = seen
+        else:
+            index = torch.tensor(active)
+            logits, mask = logits[index], seen[index]
+        if s.repetition_penalty != 1.0:
+            p = s.repetition_penalty
+            logits = torch.where(mask, torch.where(logits > 0, logits / p, logits * p), logits)
+        pendings = []
         for j, i in enumerate(active):
             row = rows[i]
-            if s.no_repeat_ngram_size:
-                banned = banned_ngram_tokens(row.context_ids + row.sampled_ids, s.no_repeat_ngram_size)
+            line = logits[j]
+            if row.ngrams is not None:
+                banned = row.ngrams.banned()
                 if banned:
-                    logits[j, banned] = float("-inf")
+                    line[banned] = float("-inf")
             pending = self._pending(row)
             pendings.append(pending)
             chars = row.current_chars(pending)
             lo, _stop, hi, _last = row.window()
-            may_end = chars >= lo and (ends_sentence(pending) if pending.strip() else bool(row.sentences))
-            if not may_end or row.task.single_paragraph:
-                block.append(j)
-            extra_bonus = 0.0
-            if tables.terminal.numel() and pending.strip():
+            open_sentence = bool(pending.strip())
+            may_end = chars >= lo and (ends_sentence(pending) if open_sentence else bool(row.sentences))
+            if (not may_end or row.task.single_paragraph) and tables.paragraph_end.numel():
+                line.index_fill_(0, tables.paragraph_end, float("-inf"))
+            if tables.terminal.numel() and open_sentence:
                 stuck = row.failures >= MAX_FAILURES // 2 and len(pending) > 100
                 if chars >= hi - 3 or stuck:
                     # Close the sentence now: only short sentence-ending tokens are left.
-                    keep = logits[j, tables.closing].clone()
-                    logits[j, :] = float("-inf")
-                    logits[j, tables.closing] = keep
+                    line.add_(tables.closing_mask)
                 elif chars >= lo:
-                    extra_bonus = 2.0 + 8.0 * (chars - lo) / max(hi - lo, 1.0)
-            bonus.append(extra_bonus)
-            temps.append(s.temperature * min(1.0 + 0.1 * row.failures, 2.5))
-        if block:
-            rows_blocked = torch.tensor(block).unsqueeze(1)
-            if tables.newline.numel():
-                logits[rows_blocked, tables.newline.unsqueeze(0)] = float("-inf")
-            if tables.eos is not None:
-                logits[rows_blocked.squeeze(1), tables.eos] = float("-inf")
-        if tables.terminal.numel() and any(bonus):
-            logits[:, tables.terminal] += torch.tensor(bonus).unsqueeze(1)
-        if any(t != 1.0 for t in temps):
-            logits = logits / torch.tensor(temps).unsqueeze(1)
-        filtered = filter_logits(logits, 1.0, s.top_k, s.top_p)
+                    line.add_(tables.terminal_mask, alpha=2.0 + 8.0 * (chars - lo) / max(hi - lo, 1.0))
+            temperature = s.temperature * min(1.0 + 0.1 * row.failures, 2.5)
+            if temperature != 1.0:
+                line.div_(temperature)
+        vocab = logits.shape[-1]
+        k = s.top_k if 0 < s.top_k < vocab else vocab
+        values, order = torch.topk(logits, k, dim=-1)  # descending
+        values_rows, order_rows = values.tolist(), order.tolist()
+        chosen = []
         for j, i in enumerate(active):
             row = rows[i]
-            if row.steer and not row.writer.index.empty:
-                filtered[j : j + 1] = self._steer(row, pendings[j], filtered[j : j + 1], logits[j : j + 1])
-            if (row.steer or row.failures) and tables.partial.numel() and not pendings[j].endswith("\ufffd"):
+            uniform = torch.rand(1, generator=row.generator, dtype=torch.float64).item()
+            kept = nucleus(values_rows[j], order_rows[j], s.top_p)
+            pending = pendings[j]
+            if (row.steer and not row.writer.index.empty) or not kept:
+                chosen.append(self._choose_full(row, pending, logits[j], kept, uniform))
+                continue
+            if (row.failures or row.steer) and tables.partial_ids and not pending.endswith("\ufffd"):
                 # Pushed off its favourite path a small writer reaches for stray bytes; keep to whole characters.
-                masked = filtered[j].clone()
-                masked[tables.partial] = float("-inf")
-                if not torch.isinf(masked).all():
-                    filtered[j] = masked
-            if torch.isinf(filtered[j]).all():
-                filtered[j] = logits[j]
-        uniforms = torch.cat(
-            [torch.rand(1, generator=rows[i].generator, dtype=torch.float64) for i in active]
-        )
-        return sample_rows(filtered, uniforms)
+                whole = [c for c in kept if c[0] not in tables.partial_ids]
+                kept = whole or kept
+            chosen.append(draw(kept, uniform))
+        return chosen
+
+    def _choose_full(
+        self, row: _Row, pending: str, logits: torch.Tensor, kept: list[tuple[int, float]], uniform: float
+    ) -> int:
+        """The rare cases on the whole vocabulary: copy steering, or nothing left after filtering."""
+        tables = row.writer.tables
+        logits = logits.unsqueeze(0)
+        filtered = torch.full_like(logits, float("-inf"))
+        if kept:
+            ids = torch.tensor([t for t, _w in kept])
+            filtered[0, ids] = logits[0, ids]
+        if row.steer and not row.writer.index.empty:
+            filtered = self._steer(row, pending, filtered, logits)
+        if (row.steer or row.failures) and tables.partial.numel() and not pending.endswith("\ufffd"):
+            masked = filtered[0].clone()
+            masked[tables.partial] = float("-inf")
+            if not torch.isinf(masked).all():
+                filtered[0] = masked
+        if torch.isinf(filtered[0]).all():
+            filtered[0] = logits[0]
+        return sample_rows(filtered, torch.tensor([uniform], dtype=torch.float64))[0]
 
     def _steer(self, row: _Row, pending: str, filtered: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """Forbid tokens that would stretch a copied span past the limit."""
@@ -451,7 +514,7 @@ class Drafter:
     # ---- after each token ----------------------------------------------------------------------
 
     def _pending(self, row: _Row) -> str:
-        text = row.writer.tokenizer.decode(row.round_ids, skip_special_tokens=True) if row.round_ids else ""
+        text = row.round_text()
         if row.prefix:
             return row.prefix + text
         return text
@@ -462,6 +525,8 @@ class Drafter:
         if not paragraph_break:
             row.round_ids.append(token)
             row.sampled_ids.append(token)
+            if row.ngrams is not None:
+                row.ngrams.add(token)
         pending = self._pending(row)
         if pending.endswith("\ufffd"):
             return  # half a character: wait for the rest of its bytes
@@ -518,9 +583,7 @@ class Drafter:
             self._add(row, sentence)
             return True
         logger.debug("section %d: sentence %r", row.task.index, sentence)
-        if row.memory.is_repeat(sentence) or any(
-            SentenceMemory.same(sentence, other) for other in row.sentences
-        ):
+        if row.memory.is_repeat(sentence) or row.memory.near_any(sentence, row.sentences):
             row.failures += 1
             row.dropped += 1
             return False
@@ -528,7 +591,7 @@ class Drafter:
         if not index.empty:
             limit = self.settings.max_copied_span
             window = (row.paragraph_text[-(limit + index.n) :] + " " + sentence).strip()
-            if index.report(window).longest_span > limit:
+            if index.exceeds(window, limit):
                 logger.debug("section %d: copied sentence resampled: %s", row.task.index, sentence)
                 row.failures += 1
                 row.resamples += 1

@@ -51,7 +51,10 @@ class FastGPT2:
             for b in t.h
         ]
         self.ln_f = (t.ln_f.weight, t.ln_f.bias)
+        self.head_t = self.head.t()
         self.width = self.wte.shape[1]
+        self.first = 0  # batch of one: the first valid column (its keys are one contiguous run)
+        self.position = 0  # batch of one: the position of the last token
         self.k: list[torch.Tensor] = []
         self.v: list[torch.Tensor] = []
         self.valid = torch.zeros(0)
@@ -91,6 +94,8 @@ class FastGPT2:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         self.positions = positions[:, -1].clone()
         self.length = steps
+        self.first = int(steps - mask[0].sum()) if batch == 1 else 0
+        self.position = int(self.positions[0])
         causal = torch.ones(steps, steps, dtype=torch.bool).tril()
         # Padding queries attend to themselves only, so no row of the softmax is empty (no NaN).
         attend = (causal.unsqueeze(0) & self.valid[:, None, :steps]) | torch.eye(steps, dtype=torch.bool)
@@ -118,11 +123,17 @@ class FastGPT2:
         self.valid[row, :] = False
         self.valid[row, start : self.length] = True
         self.positions[row] = n - 1
+        self.first = start
+        self.position = n - 1
         return logits[0]
 
-    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+    def step(self, tokens: torch.Tensor | list[int]) -> torch.Tensor:
         """Append one token per row; returns the next logits (batch, vocab)."""
         start = self.length
+        if self.k[0].shape[0] == 1:
+            return self._step_single(int(tokens[0]), start)
+        if not isinstance(tokens, torch.Tensor):
+            tokens = torch.tensor(tokens, dtype=torch.long)
         self.valid[:, start] = True
         self.positions = self.positions + 1
         attend = self.valid[:, None, None, : start + 1]
@@ -131,3 +142,34 @@ class FastGPT2:
             h = self._block(h, i, layer, attend, start)
         self.length = start + 1
         return self._logits(h)[:, 0, :]
+
+    def _step_single(self, token: int, start: int) -> torch.Tensor:
+        """step() for a batch of one: its valid keys are one contiguous run, so no mask is needed.
+
+        The same operations as _block on the same values (2-D instead of 3-D views), minus the
+        masking: the per-op overhead is most of a tiny writer's step.
+        """
+        # A batch of one keeps its position and first valid column as plain ints (valid and positions
+        # are not read again for it: replace_row sets both afresh).
+        first = self.first
+        position = self.position + 1
+        self.position = position
+        end = start + 1
+        span = end - first
+        width, eps, heads = self.width, self.eps, self.heads
+        shape = (width,)
+        h = (self.wte[token] + self.wpe[position]).view(1, width)
+        for i, (ln1, attn, proj, ln2, fc, out) in enumerate(self.layers):
+            a = torch.layer_norm(h, shape, ln1[0], ln1[1], eps)
+            q, k, v = torch.addmm(attn[1], a, attn[0]).view(1, 3, heads, 1, -1).unbind(1)
+            keys, values = self.k[i], self.v[i]
+            keys.narrow(2, start, 1).copy_(k)
+            values.narrow(2, start, 1).copy_(v)
+            o = F.scaled_dot_product_attention(q, keys.narrow(2, first, span), values.narrow(2, first, span))
+            h = h + torch.addmm(proj[1], o.view(1, width), proj[0])
+            m = torch.layer_norm(h, shape, ln2[0], ln2[1], eps)
+            m = F.gelu(torch.addmm(fc[1], m, fc[0]), approximate="tanh")
+            h = h + torch.addmm(out[1], m, out[0])
+        self.length = end
+        h = torch.layer_norm(h, shape, self.ln_f[0], self.ln_f[1], eps)
+        return torch.mm(h, self.head_t)

@@ -113,6 +113,33 @@ class OriginalityIndex:
             i = j
         return CopyReport(longest, float(covered.mean()))
 
+    def exceeds(self, text: str, limit: int) -> bool:
+        """True if text shares more than limit characters in a row with a training document.
+
+        The same answer as report(text).longest_span > limit, for the guard that asks only that: a
+        run of shared n-grams no longer than limit cannot hold such a span, and a longer one needs a
+        single verbatim (limit + 1)-character window, so the search stops at the first.
+        """
+        if len(text) <= limit or self.empty:
+            return False
+        hits = self.gram_hits(text)
+        n, size = self.n, max(limit + 1, self.n)
+        i = 0
+        while i < len(hits):
+            if not hits[i]:
+                i += 1
+                continue
+            j = i
+            while j < len(hits) and hits[j]:
+                j += 1
+            end = j - 1 + n  # the run covers text[i:end]
+            if end - i >= size:
+                for lo in range(i, end - size + 1):
+                    if text[lo : lo + size] in self._text:
+                        return True
+            i = j
+        return False
+
     def _exact_longest(self, text: str, start: int, end: int) -> int:
         """Longest substring of text[start:end] found verbatim in the documents (n-gram runs can chain)."""
         if text[start:end] in self._text:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import torch
@@ -87,6 +88,73 @@ def banned_ngram_tokens(tokens: list[int], size: int) -> list[int]:
         if tuple(tokens[i : i + size - 1]) == prefix:
             banned.append(tokens[i + size - 1])
     return banned
+
+
+class NgramBans:
+    """banned_ngram_tokens kept up to date token by token: a table from each (n-1)-gram to its next tokens.
+
+    Rescanning the whole context for every sampled token is quadratic in the chunk; this adds one
+    n-gram per token and answers with one dictionary lookup.
+    """
+
+    def __init__(self, size: int, tokens: list[int] | None = None) -> None:
+        self.size = size
+        self.tokens: list[int] = []
+        self.table: dict[tuple[int, ...], set[int]] = {}
+        for token in tokens or ():
+            self.add(token)
+
+    def add(self, token: int) -> None:
+        """Append a token to the sequence."""
+        self.tokens.append(token)
+        n = self.size
+        if n > 0 and len(self.tokens) >= n:
+            self.table.setdefault(tuple(self.tokens[-n:-1]), set()).add(token)
+
+    def banned(self) -> list[int]:
+        """Tokens that would complete an n-gram already in the sequence (as banned_ngram_tokens)."""
+        n = self.size
+        if n <= 0 or len(self.tokens) < n:
+            return []
+        return sorted(self.table.get(tuple(self.tokens[len(self.tokens) - n + 1 :]), ()))
+
+
+def nucleus(values: list[float], ids: list[int], top_p: float) -> list[tuple[int, float]]:
+    """Top-p over top-k survivors given in descending order: (token, weight) of the tokens kept.
+
+    The same rule as filter_logits (a token stays while the mass of the more likely ones is below
+    top_p; the most likely always stays; -inf never does), on plain floats, with each kept token's
+    unnormalized probability exp(value - max) as its weight. Computed in double precision.
+    """
+    if not values or values[0] == float("-inf"):
+        return []
+    top = values[0]
+    weights = [math.exp(v - top) for v in values if v != float("-inf")]
+    if top_p >= 1.0:
+        return list(zip(ids, weights, strict=False))
+    total = math.fsum(weights)
+    kept, before = [], 0.0
+    for token, weight in zip(ids, weights, strict=False):
+        if before / total >= top_p:
+            break
+        kept.append((token, weight))
+        before += weight
+    return kept
+
+
+def draw(kept: list[tuple[int, float]], uniform: float) -> int:
+    """The token at the uniform draw of the CDF over kept tokens in token-id order (as sample_rows)."""
+    kept = sorted(kept)
+    total = 0.0
+    for _token, weight in kept:  # summed in the order of the walk below, so the last step reaches total
+        total += weight
+    point = uniform * total
+    acc = 0.0
+    for token, weight in kept:
+        acc += weight
+        if acc > point:
+            return token
+    return kept[-1][0]
 
 
 def filter_logits(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:

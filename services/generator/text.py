@@ -103,15 +103,40 @@ class SentenceMemory:
         self.near_threshold = near_threshold
         self._exact: set[str] = set()
         self._shingles: list[set[str]] = []
+        # A sentence is compared with every sentence of its paragraph and section: normalize it once.
+        self._keys: dict[str, tuple[str, set[str]]] = {}
+
+    def key(self, sentence: str) -> tuple[str, set[str]]:
+        """The normalized sentence and its character 3-grams (computed once per sentence)."""
+        found = self._keys.get(sentence)
+        if found is None:
+            norm = normalize_sentence(sentence)
+            found = self._keys[sentence] = (norm, char_shingles(norm))
+        return found
+
+    def near_any(self, sentence: str, others: list[str]) -> bool:
+        """True if sentence equals or nearly equals one of others (as SentenceMemory.same)."""
+        norm, grams = self.key(sentence)
+        if not norm:
+            return False
+        for other in others:
+            other_norm, other_grams = self.key(other)
+            if not other_norm:
+                continue
+            if (
+                norm == other_norm
+                or len(grams & other_grams) / len(grams | other_grams) >= self.near_threshold
+            ):
+                return True
+        return False
 
     def is_repeat(self, sentence: str) -> bool:
         """True if sentence repeats (exactly or nearly) one already remembered."""
-        norm = normalize_sentence(sentence)
+        norm, grams = self.key(sentence)
         if not norm:
             return False
         if norm in self._exact:
             return True
-        grams = char_shingles(norm)
         for other in self._shingles:
             union = len(grams | other)
             if union and len(grams & other) / union >= self.near_threshold:
@@ -131,7 +156,7 @@ class SentenceMemory:
 
     def add(self, sentence: str) -> None:
         """Remember an accepted sentence."""
-        norm = normalize_sentence(sentence)
+        norm, grams = self.key(sentence)
         if norm:
             self._exact.add(norm)
-            self._shingles.append(char_shingles(norm))
+            self._shingles.append(grams)

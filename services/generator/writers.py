@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -66,6 +67,24 @@ class TokenTables:
     partial: torch.Tensor  # tokens that hold part of a character (their text alone has U+FFFD)
     eos: int | None
     texts: list[str]  # each token's text on its own
+    # Dense per-token forms of the sets above, so that one in-place op applies them to a row of logits.
+    paragraph_end: torch.Tensor = field(
+        default_factory=lambda: torch.zeros(0, dtype=torch.long)
+    )  # newline + eos
+    terminal_mask: torch.Tensor = field(default_factory=lambda: torch.zeros(0))  # 1.0 on terminal tokens
+    closing_mask: torch.Tensor = field(
+        default_factory=lambda: torch.zeros(0)
+    )  # 0 on closing tokens, -inf else
+    partial_ids: frozenset[int] = frozenset()
+    # Each token's bytes when decoding a sequence is exactly joining them (byte-level BPE); else None.
+    token_bytes: list[bytes] | None = None
+
+    def decode(self, tokenizer: Any, ids: list[int]) -> str:
+        """Text of ids as tokenizer.decode(ids, skip_special_tokens=True) gives it."""
+        if self.token_bytes is None:
+            return tokenizer.decode(ids, skip_special_tokens=True) if ids else ""
+        table = self.token_bytes
+        return b"".join([table[i] for i in ids]).decode("utf-8", "replace")
 
 
 @dataclass
@@ -122,15 +141,85 @@ def token_tables(tokenizer: Any) -> TokenTables:
         if "\n" not in t and t.strip() and t.rstrip(CLOSERS).strip()[-1:] in TERMINALS and "\ufffd" not in t
     ]
     closing = [i for i in terminal if len(texts[i].strip()) <= 3] or terminal
+    partial = [i for i, t in enumerate(texts) if "\ufffd" in t]
     eos = tokenizer.eos_token_id
+    terminal_mask = torch.zeros(size)
+    terminal_mask[terminal] = 1.0
+    closing_mask = torch.full((size,), float("-inf"))
+    closing_mask[closing] = 0.0
+    ends = sorted({*newline, *([eos] if eos is not None and eos < size else [])})
     return TokenTables(
         newline=torch.tensor(newline, dtype=torch.long),
         terminal=torch.tensor(terminal, dtype=torch.long),
         closing=torch.tensor(closing, dtype=torch.long),
-        partial=torch.tensor([i for i, t in enumerate(texts) if "\ufffd" in t], dtype=torch.long),
+        partial=torch.tensor(partial, dtype=torch.long),
         eos=eos,
         texts=texts,
+        paragraph_end=torch.tensor(ends, dtype=torch.long),
+        terminal_mask=terminal_mask,
+        closing_mask=closing_mask,
+        partial_ids=frozenset(partial),
+        token_bytes=_byte_table(tokenizer, texts),
     )
+
+
+def _byte_level_alphabet() -> dict[str, int]:
+    """GPT-2's byte-level BPE alphabet: the printable character that stands for each byte."""
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
+    chars = list(printable)
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
+
+
+def _byte_table(tokenizer: Any, texts: list[str]) -> list[bytes] | None:
+    """Each token's bytes for a byte-level BPE tokenizer, if joining them reproduces its decode; else None.
+
+    The drafter decodes the tokens of the running sentence after every sampled token; joining bytes
+    and decoding them in C is far cheaper than the tokenizer's decode. Any tokenizer this does not
+    reproduce exactly (checked on every token and on random sequences) keeps using its own decode.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    decoder = getattr(backend, "decoder", None)
+    if (
+        decoder is None
+        or type(decoder).__name__ != "ByteLevel"
+        or getattr(tokenizer, "clean_up_tokenization_spaces", False)
+    ):
+        return None
+    to_byte = _byte_level_alphabet()
+    special = set(tokenizer.all_special_ids)
+    table: list[bytes] = []
+    for i, piece in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(texts))))):
+        if i in special:
+            table.append(b"")
+        elif piece is not None and all(ch in to_byte for ch in piece):
+            table.append(bytes(to_byte[ch] for ch in piece))
+        else:
+            table.append(piece.encode("utf-8") if piece is not None else b"")
+    if any(
+        b.decode("utf-8", "replace") != t
+        for i, (b, t) in enumerate(zip(table, texts, strict=True))
+        if i not in special
+    ):
+        return None
+    # Sequences that split characters across tokens must decode the same way too.
+    rng = random.Random(0)
+    for _ in range(64):
+        ids = [rng.randrange(len(texts)) for _ in range(rng.randint(1, 24))]
+        if b"".join(table[i] for i in ids).decode("utf-8", "replace") != tokenizer.decode(
+            ids, skip_special_tokens=True
+        ):
+            return None
+    return table
 
 
 class WriterPool:

@@ -73,3 +73,25 @@ def test_extending_a_copy_past_the_limit_is_detected() -> None:
     assert suffix == 45
     assert index.extends_copy(text, DOC[45:50], 48, suffix)
     assert not index.extends_copy(text, "꽃", 48, suffix)
+
+
+def test_span_limit_check_agrees_with_the_exact_report() -> None:
+    import random
+
+    from tests.generator.tiny_writer import documents
+
+    docs = documents(12, seed=4)
+    index = OriginalityIndex(docs, n=12)
+    rng = random.Random(5)
+    for _ in range(200):
+        # Stitch pieces of the documents with original words, so that copied runs of every length occur.
+        pieces = []
+        for _ in range(rng.randint(1, 4)):
+            doc = rng.choice(docs)
+            start = rng.randrange(len(doc))
+            pieces.append(doc[start : start + rng.randint(5, 90)])
+            pieces.append(rng.choice(["", " 꽃이 피었다 ", "하늘", " 그러나 "]))
+        text = "".join(pieces).replace("\n", " ")
+        longest = index.report(text).longest_span
+        for limit in (16, 30, 50):
+            assert index.exceeds(text, limit) == (longest > limit), (text, limit, longest)
