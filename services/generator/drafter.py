@@ -317,12 +317,16 @@ class Drafter:
         extra = {"adapter_names": adapters} if adapters[0] is not None else {}
         fast = FastGPT2(model) if fastgpt2.supports(model) else None
         cache = None
+        # The network may sit on a GPU; token choice stays on the CPU (it needs the values at once).
+        device = writer.slot.device
         with writer.slot.lock:
             if fast is not None:
-                logits = fast.prefill(input_ids, mask, s.chunk_tokens + 1).float()
+                logits = fast.prefill(input_ids, mask, s.chunk_tokens + 1).float().cpu()
             else:
+                mask = mask.to(device)
+                positions = positions.to(device)
                 out = model(
-                    input_ids=input_ids,
+                    input_ids=input_ids.to(device),
                     attention_mask=mask,
                     position_ids=positions,
                     use_cache=True,
@@ -330,7 +334,7 @@ class Drafter:
                     **extra,
                 )
                 cache = out.cache
-                logits = out.logits[:, -1, :].float()
+                logits = out.logits[:, -1, :].float().cpu()
         last_pos = positions[:, -1:]
         for _step in range(s.chunk_tokens):
             active = [i for i, row in enumerate(rows) if not (row.frozen or row.done)]
@@ -347,14 +351,14 @@ class Drafter:
                 break
             with writer.slot.lock:
                 if fast is not None:
-                    logits = fast.step(next_tokens).float()
+                    logits = fast.step(next_tokens).float().cpu()
                     # A row that must re-anchor gets its new context now instead of idling to the round's end.
                     for i, row in enumerate(rows):
                         if row.frozen and not row.done:
                             self._refill(fast, i, row, budget, logits, seen)
                     continue
-                step_ids = torch.tensor(next_tokens, dtype=torch.long)
-                mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=torch.long)], dim=-1)
+                step_ids = torch.tensor(next_tokens, dtype=torch.long, device=device)
+                mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=torch.long, device=device)], dim=-1)
                 last_pos = last_pos + 1
                 out = model(
                     input_ids=step_ids.unsqueeze(-1),
@@ -365,7 +369,7 @@ class Drafter:
                     **extra,
                 )
             cache = out.cache
-            logits = out.logits[:, -1, :].float()
+            logits = out.logits[:, -1, :].float().cpu()
         # The chunk is spent: whatever sentence is unfinished is carried into the next round.
         for row in rows:
             if not row.frozen and not row.done:
@@ -381,7 +385,7 @@ class Drafter:
             row.round_ids, row.sampled_ids, row.context_ids, row.ngrams, row.draft.rounds = saved
             row.frozen = True
             return
-        logits[i] = fresh.float()
+        logits[i] = fresh.float().cpu()
         seen[i] = False
         seen[i, torch.tensor(ids)] = True
 

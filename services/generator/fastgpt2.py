@@ -53,6 +53,7 @@ class FastGPT2:
         self.ln_f = (t.ln_f.weight, t.ln_f.bias)
         self.head_t = self.head.t()
         self.width = self.wte.shape[1]
+        self.device = self.wte.device  # every tensor made here lives beside the weights (CPU or GPU)
         self.first = 0  # batch of one: the first valid column (its keys are one contiguous run)
         self.position = 0  # batch of one: the position of the last token
         self.k: list[torch.Tensor] = []
@@ -86,19 +87,26 @@ class FastGPT2:
         batch, steps = input_ids.shape
         total = steps + capacity
         head_dim = self.width // self.heads
-        dtype = self.wte.dtype
-        self.k = [torch.zeros(batch, self.heads, total, head_dim, dtype=dtype) for _ in self.layers]
-        self.v = [torch.zeros(batch, self.heads, total, head_dim, dtype=dtype) for _ in self.layers]
-        self.valid = torch.zeros(batch, total, dtype=torch.bool)
+        dtype, device = self.wte.dtype, self.device
+        input_ids, mask = input_ids.to(device), mask.to(device)
+        self.k = [
+            torch.zeros(batch, self.heads, total, head_dim, dtype=dtype, device=device) for _ in self.layers
+        ]
+        self.v = [
+            torch.zeros(batch, self.heads, total, head_dim, dtype=dtype, device=device) for _ in self.layers
+        ]
+        self.valid = torch.zeros(batch, total, dtype=torch.bool, device=device)
         self.valid[:, :steps] = mask.bool()
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         self.positions = positions[:, -1].clone()
         self.length = steps
         self.first = int(steps - mask[0].sum()) if batch == 1 else 0
         self.position = int(self.positions[0])
-        causal = torch.ones(steps, steps, dtype=torch.bool).tril()
+        causal = torch.ones(steps, steps, dtype=torch.bool, device=device).tril()
         # Padding queries attend to themselves only, so no row of the softmax is empty (no NaN).
-        attend = (causal.unsqueeze(0) & self.valid[:, None, :steps]) | torch.eye(steps, dtype=torch.bool)
+        attend = (causal.unsqueeze(0) & self.valid[:, None, :steps]) | torch.eye(
+            steps, dtype=torch.bool, device=device
+        )
         attend = attend.unsqueeze(1)
         h = F.embedding(input_ids, self.wte) + F.embedding(positions, self.wpe)
         for i, layer in enumerate(self.layers):
@@ -115,7 +123,9 @@ class FastGPT2:
             return None
         single = FastGPT2.__new__(FastGPT2)
         single.__dict__.update(self.__dict__)
-        logits = single.prefill(torch.tensor([ids]), torch.ones(1, n, dtype=torch.long), 0)
+        logits = single.prefill(
+            torch.tensor([ids]), torch.ones(1, n, dtype=torch.long), 0
+        )  # moved by prefill
         start = self.length - n
         for i in range(len(self.layers)):
             self.k[i][row, :, start : self.length] = single.k[i][0, :, :n]
@@ -134,6 +144,7 @@ class FastGPT2:
             return self._step_single(int(tokens[0]), start)
         if not isinstance(tokens, torch.Tensor):
             tokens = torch.tensor(tokens, dtype=torch.long)
+        tokens = tokens.to(self.device)
         self.valid[:, start] = True
         self.positions = self.positions + 1
         attend = self.valid[:, None, None, : start + 1]

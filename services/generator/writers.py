@@ -97,6 +97,11 @@ class ModelSlot:
     lock: threading.Lock = field(default_factory=threading.Lock)
     adapters: dict[str, str] = field(default_factory=dict)  # writer name -> peft adapter name
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network's weights are (its inputs go there)."""
+        return next(self.model.parameters()).device
+
 
 @dataclass
 class Writer:
