@@ -47,7 +47,22 @@ NORI_TAGS = frozenset(
 DECOMPOUND_MODES = ("none", "discard", "mixed")
 # Character.getType categories Nori's isPunctuation() accepts (Java's types, in Unicode's names).
 _PUNCT_CATEGORIES = frozenset("Zs Zl Zp Cc Cf Pd Ps Pe Pc Po Sm Sc Sk So Pi Pf".split())
-_NODE_FORMAT = r"%ps\t%pe\t%m\t%H\n"
+# Per row: the byte length including the whitespace MeCab skipped before it, surface, features.
+_NODE_FORMAT = r"%pL\t%m\t%H\n"
+# Whitespace that UTF-8 spells with more than one byte (MeCab's lengths are in bytes).
+_WIDE_SPACE = re.compile(
+    "["
+    + "".join(
+        chr(c)
+        for c in range(0x80, 0x10000)
+        if chr(c).isspace() or unicodedata.category(chr(c)) in ("Zs", "Zl", "Zp", "Cc", "Cf")
+    )
+    + "]"
+)
+# A plan: skipped whitespace bytes, surface characters, surface bytes, positions taken, tokens
+# (term, pos, pos_type, start, end, position, length relative to the row), terms.
+_Plan = tuple[int, int, int, int, tuple[tuple[str, str, str, int, int, int, int], ...], tuple[str, ...]]
+_EMPTY_PLAN: _Plan = (0, 0, 0, 0, (), ())
 # A user word beats any path through the dictionary, as Nori's user entries (cost -100000) do.
 USER_WORD_POS = "NNG"
 PLAN_CACHE_SIZE = 200_000
@@ -221,7 +236,8 @@ class Analyzer:
         self._local = threading.local()
         self._mode = self.settings.decompound_mode
         self._stop = self.settings.stop_tags
-        self._plans: dict[str, tuple[int, int, list[tuple[str, str, str, int, int, int, int]]]] = {}
+        self._plans: dict[str, _Plan] = {}  # by MeCab row
+        self._morphs: dict[str, _Plan] = {}  # by surface and features (the row without its length)
         self._user_parts: dict[str, tuple[str, ...]] = {}
         for rule in self.settings.user_dictionary:
             word, *parts = rule.split()
@@ -252,7 +268,21 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """Just the indexed terms of a text (the fast path used for indexing and queries)."""
-        return [t.term for t in self.analyze(text) if t.position_length >= 1]
+        if self._user_re is not None:
+            return [t.term for t in self.analyze(text)]
+        out: list[str] = []
+        extend = out.extend
+        plans = self._plans
+        parse = self._tagger().parse
+        # Offsets are not needed: each MeCab row's cached plan holds its terms, in order.
+        for line in text.split("\n"):
+            if line.strip():
+                for row in parse(line).split("\n"):
+                    plan = plans.get(row)
+                    if plan is None:
+                        plan = self._plan(row)
+                    extend(plan[5])
+        return out
 
     # ---- internals -----------------------------------------------------------------------------
 
@@ -285,39 +315,56 @@ class Analyzer:
     def _mecab(self, segment: str, base: int, out: list[Token], state: list[int]) -> None:
         if not segment.strip():
             return
-        encoded = segment.encode("utf-8")
-        ascii_only = len(encoded) == len(segment)
-        parsed = self._tagger().parse(segment)
-        byte_pos = 0
-        char_pos = 0
         plans = self._plans
-        for row in parsed.split("\n"):
-            if not row or row == "EOS":
-                continue
-            ps, pe, rest = row.split("\t", 2)
-            plan = plans.get(rest)
+        # Each row's plan says how many characters MeCab skipped before it (whitespace) and how
+        # long it is; whitespace outside ASCII takes more bytes than characters, so such segments
+        # count skipped characters from MeCab's byte lengths instead.
+        exact = _WIDE_SPACE.search(segment) is None
+        encoded = b"" if exact else segment.encode("utf-8")
+        byte_pos = 0
+        char_pos = base
+        position = state[0]
+        append = out.append
+        for row in self._tagger().parse(segment).split("\n"):
+            plan = plans.get(row)
             if plan is None:
-                plan = self._plan(rest)
-            start_b = int(ps)
-            if ascii_only:
-                char_pos = start_b
-            elif start_b != byte_pos:
-                char_pos += len(encoded[byte_pos:start_b].decode("utf-8", "replace"))
-            byte_pos = int(pe)
-            start = base + char_pos
-            char_pos += plan[0]
-            first = state[0]
-            for term, pos, pos_type, rel_start, rel_end, rel_position, length in plan[2]:
-                out.append(
+                plan = self._plan(row)
+            space_bytes, length, surface_bytes, width, tokens, _ = plan
+            if exact:
+                start = char_pos + space_bytes
+            else:
+                start = char_pos + len(encoded[byte_pos : byte_pos + space_bytes].decode("utf-8", "replace"))
+                byte_pos += space_bytes + surface_bytes
+            for term, pos, pos_type, rel_start, rel_end, rel_position, span in tokens:
+                append(
                     Token(
-                        term, pos, start + rel_start, start + rel_end, first + rel_position, length, pos_type
+                        term, pos, start + rel_start, start + rel_end, position + rel_position, span, pos_type
                     )
                 )
-            state[0] = first + plan[1]
+            char_pos = start + length
+            position += width
+        state[0] = position
 
-    def _plan(self, rest: str) -> tuple[int, int, list[tuple[str, str, str, int, int, int, int]]]:
-        """What one MeCab row emits, relative to its start: tokens repeat, so this is cached."""
-        surface, feature = rest.split("\t", 1)
+    def _plan(self, row: str) -> _Plan:
+        """What one MeCab row emits, relative to its start: rows repeat, so this is cached."""
+        if not row or row == "EOS":
+            self._plans[row] = _EMPTY_PLAN
+            return _EMPTY_PLAN
+        rlength, rest = row.split("\t", 1)
+        known = self._morphs.get(rest)
+        if known is not None:  # the same morpheme after another run of whitespace
+            plan = (int(rlength) - known[2], *known[1:])
+        else:
+            plan = self._morph_plan(int(rlength), rest)
+            self._morphs[rest] = plan
+        if len(self._plans) >= PLAN_CACHE_SIZE:
+            self._plans.clear()  # bounded; the common morphemes come straight back
+            self._morphs.clear()
+        self._plans[row] = plan
+        return plan
+
+    def _morph_plan(self, rlength: int, rest: str) -> _Plan:
+        surface, feature = rest.rsplit("\t", 1)  # an unknown word's surface may hold a tab
         out: list[Token] = []
         state = [0]
         if surface and not _is_punctuation(surface[0]):  # Nori drops tokens starting with punctuation
@@ -349,15 +396,15 @@ class Analyzer:
                     self._emit(surface, pos, pos_type, reading, morphemes, 0, out, state)
                 else:
                     self._emit(surface, pos, pos_type, features[3], morphemes, 0, out, state)
-        plan = (
+        surface_bytes = len(surface.encode("utf-8"))
+        return (
+            rlength - surface_bytes,
             len(surface),
+            surface_bytes,
             state[0],
-            [(t.term, t.pos, t.pos_type, t.start, t.end, t.position, t.position_length) for t in out],
+            tuple((t.term, t.pos, t.pos_type, t.start, t.end, t.position, t.position_length) for t in out),
+            tuple(t.term for t in out),
         )
-        if len(self._plans) >= PLAN_CACHE_SIZE:
-            self._plans.clear()  # bounded; the common morphemes come straight back
-        self._plans[rest] = plan
-        return plan
 
     def _emit(
         self,
