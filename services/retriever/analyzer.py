@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from services.runtime import InvalidArgument
+from services.runtime import ConfigError, InvalidArgument
 
 # Nori's KoreanPartOfSpeechStopFilter.DEFAULT_STOP_TAGS.
 NORI_DEFAULT_STOP_TAGS = frozenset(
@@ -103,11 +103,10 @@ def resolve_dictionary(dictionary: str | Path | None = None) -> Path | None:
     if dictionary is None:
         env = os.environ.get(NORI_DIC_ENV, "").strip()
         if env:
-            dictionary = env
-        elif (NORI_DIC_DIR / "sys.dic").exists():
-            return NORI_DIC_DIR
-        else:
-            return None
+            if not (Path(env) / "sys.dic").exists():
+                raise ConfigError(f"{NORI_DIC_ENV}={env}: no MeCab dictionary (sys.dic) there")
+            return Path(env)
+        return NORI_DIC_DIR if (NORI_DIC_DIR / "sys.dic").exists() else None
     path = Path(dictionary)
     if not (path / "sys.dic").exists():
         raise FileNotFoundError(f"no MeCab dictionary (sys.dic) in {path} (see scripts/build_nori_dic.py)")

@@ -38,6 +38,7 @@ FIXTURES = [
     "세종시에서 가벼운 마음으로 걸었다.",
     "나는 오늘도 나에게 말을 건다.",
     "그녀는 창밖을 바라보며 조용히 웃었다.",
+    "  가방을\u3000샀다.\u00a0그리고\t學校에\u2003갔다 ",  # whitespace of several bytes, a tab
 ]
 
 
@@ -67,6 +68,12 @@ def test_fixture_sentences_match_lucene_token_for_token(mode: str) -> None:
         assert [(t.term, t.pos, t.start, t.end, t.position) for t in ours.analyze(text)] == [
             (t.term, t.pos, t.start, t.end, t.position) for t in theirs.analyze(text)
         ], text
+
+
+def test_consuming_in_the_jvm_leaves_the_reference_reusable() -> None:
+    theirs = LuceneNori()
+    theirs.consume(FIXTURES[0] * 100)  # what bench/retrieve.py times
+    assert [t.term for t in theirs.analyze(FIXTURES[0])] == ["가방", "사"]
 
 
 def test_user_dictionary_matches_lucene() -> None:
