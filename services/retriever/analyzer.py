@@ -69,7 +69,7 @@ PLAN_CACHE_SIZE = 200_000
 
 
 TIES_FILE = Path(__file__).with_name("data") / "nori_ties.json"
-# Nori's own dictionary rebuilt for MeCab by scripts/build_nori_dic.py (not committed: ~110 MB).
+# Nori's own dictionary rebuilt for MeCab by scripts/build_nori_dic.py (not committed: ~93 MB).
 NORI_DIC_DIR = Path(__file__).with_name("data") / "nori-dic"
 NORI_DIC_FORMAT = "supil-nori-dic 2"
 # In Nori's dictionary rebuilt for MeCab, a space after punctuation is written as this ASCII

@@ -24,9 +24,9 @@ pytestmark = pytest.mark.skipif(bool(UNAVAILABLE), reason=f"Lucene Nori referenc
 
 # Measured over the shared corpus's 17,975 paragraphs (see docs/retriever.md); a drop below
 # these means a regression, not dictionary noise. With Nori's own dictionary rebuilt for MeCab
-# (scripts/build_nori_dic.py) every mode measured 99.97%; the issue's goal is 99.5%.
+# (scripts/build_nori_dic.py) every mode measured 99.994%; the issue's goal is 99.5%.
 CORPUS_AGREEMENT = {
-    "nori": {"discard": 0.999, "none": 0.999, "mixed": 0.999},
+    "nori": {"discard": 0.9995, "none": 0.9995, "mixed": 0.9995},
     "pypi": {"discard": 0.993, "none": 0.99, "mixed": 0.99},
 }
 NORI_DIC = resolve_dictionary()
