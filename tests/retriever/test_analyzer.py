@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.retriever.analyzer import NORI_DEFAULT_STOP_TAGS, Analyzer, AnalyzerSettings
-from services.runtime import InvalidArgument
+from services.retriever.analyzer import NORI_DEFAULT_STOP_TAGS, Analyzer, AnalyzerSettings, resolve_dictionary
+from services.runtime import ConfigError, InvalidArgument
 from supil.v1 import retriever_pb2
 
 
@@ -68,3 +68,45 @@ def test_settings_from_proto_take_nori_defaults() -> None:
         retriever_pb2.AnalyzerOptions(decompound_mode=retriever_pb2.DECOMPOUND_MODE_MIXED, stop_tags_set=True)
     )
     assert explicit.decompound_mode == "mixed" and explicit.stop_tags == frozenset()
+
+
+DICTIONARIES = ["pypi", pytest.param(None, id="nori")]
+
+
+def nori_dictionary_or_skip(dictionary: str | None) -> None:
+    if dictionary is None and resolve_dictionary() is None:
+        pytest.skip("Nori's dictionary is not built (python scripts/build_nori_dic.py)")
+
+
+@pytest.mark.parametrize("dictionary", DICTIONARIES)
+def test_offsets_survive_wide_whitespace_and_tabs(dictionary: str | None) -> None:
+    nori_dictionary_or_skip(dictionary)
+    text = "  가방을\u3000샀다.\u00a0그리고\t學校에\u2003갔다 "
+    analyzer = Analyzer(AnalyzerSettings(decompound_mode="none"), dictionary=dictionary)
+    tokens = analyzer.analyze(text)
+    # 그리고 is MAJ (a stop tag); each token's offsets point at its own surface
+    assert [text[t.start : t.end] for t in tokens] == ["가방", "샀", "學校", "갔"]
+    assert [t.term for t in tokens] == ["가방", "샀", "학교", "갔"]
+
+
+@pytest.mark.parametrize("dictionary", DICTIONARIES)
+@pytest.mark.parametrize("mode", ["none", "discard", "mixed"])
+def test_terms_fast_path_equals_the_analysis(dictionary: str | None, mode: str) -> None:
+    nori_dictionary_or_skip(dictionary)
+    analyzer = Analyzer(AnalyzerSettings(decompound_mode=mode), dictionary=dictionary)
+    for text in [
+        "가벼운 마음으로 學校에 갔다.\n\n그녀는  창밖을 바라보며 웃었다",
+        "세종시에서 Hello World!",
+        " \t ",
+    ]:
+        assert analyzer.terms(text) == [t.term for t in analyzer.analyze(text)]
+        assert analyzer.terms(text) == analyzer.terms(text)  # from the cached plans, the same
+
+
+def test_dictionary_choice_fails_fast(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    assert resolve_dictionary("pypi") is None
+    with pytest.raises(FileNotFoundError, match=r"sys\.dic"):
+        resolve_dictionary(tmp_path)
+    monkeypatch.setenv("SUPIL_NORI_DICDIR", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="SUPIL_NORI_DICDIR"):
+        resolve_dictionary()

