@@ -10,7 +10,16 @@ import torch
 from services.runtime import ArtifactStore, ResourceExhausted
 from services.trainer import models
 from services.trainer.data import pack_sets
-from services.trainer.engine import Checkpoints, Hooks, Plan, TrainSettings, oom_guard, train
+from services.trainer.engine import (
+    Checkpoints,
+    Hooks,
+    Plan,
+    TrainSettings,
+    causal_lm_loss,
+    evaluate,
+    oom_guard,
+    train,
+)
 from tests.trainer.conftest import SMALL, make_documents
 
 
@@ -28,6 +37,38 @@ def test_loss_falls_over_a_few_dozen_steps(small_tokenizer: Any) -> None:
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
     assert result.history.epochs, "validation ran at least once"
     assert result.history.epochs[-1]["valid_perplexity"] < 60  # untrained: about the vocabulary size (~600)
+
+
+@pytest.mark.parametrize("mode", ["full", "lora"])
+def test_the_loop_loss_equals_the_models_own_loss_and_gradient(small_tokenizer: Any, mode: str) -> None:
+    ids = packed(small_tokenizer).train[:4]
+
+    def loss_and_grads(ours: bool) -> tuple[float, dict[str, torch.Tensor]]:
+        torch.manual_seed(3)
+        model = models.tiny_model(small_tokenizer, SMALL, seed=0)
+        if mode == "lora":
+            model = models.add_lora(model, models.lora_settings(model, 4, 8.0, 0.0, []))
+            for name, param in model.named_parameters():
+                if "lora_B" in name:  # B starts at zero; make the adapters matter
+                    torch.nn.init.normal_(param, std=0.1)
+        loss = (
+            causal_lm_loss(model(input_ids=ids).logits, ids)
+            if ours
+            else model(input_ids=ids, labels=ids).loss
+        )
+        (3.0 * loss).backward()
+        return float(loss), {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+
+    ours, ours_grads = loss_and_grads(True)
+    hf, hf_grads = loss_and_grads(False)
+    assert ours == pytest.approx(hf, rel=1e-6)
+    assert ours_grads.keys() == hf_grads.keys()
+    for name, grad in hf_grads.items():
+        torch.testing.assert_close(ours_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    model = models.tiny_model(small_tokenizer, SMALL, seed=0)
+    with torch.no_grad():
+        want = float(model(input_ids=ids, labels=ids).loss)
+    assert evaluate(model, ids, 2, torch.device("cpu"), None) == pytest.approx(want, rel=1e-6)
 
 
 def test_accumulation_steps_exactly_every_n_micro_batches(small_tokenizer: Any) -> None:
