@@ -167,7 +167,11 @@ class LuceneBM25Index:
         start_jvm()
         from java.nio.file import Paths  # type: ignore[import-not-found]
         from org.apache.lucene.analysis.core import WhitespaceAnalyzer  # type: ignore[import-not-found]
-        from org.apache.lucene.index import IndexWriter, IndexWriterConfig  # type: ignore[import-not-found]
+        from org.apache.lucene.index import (  # type: ignore[import-not-found]
+            IndexWriter,
+            IndexWriterConfig,
+            LogByteSizeMergePolicy,
+        )
         from org.apache.lucene.search.similarities import BM25Similarity  # type: ignore[import-not-found]
         from org.apache.lucene.store import MMapDirectory  # type: ignore[import-not-found]
 
@@ -180,6 +184,9 @@ class LuceneBM25Index:
         config = IndexWriterConfig(analyzer if analyzer is not None else WhitespaceAnalyzer())
         config.setSimilarity(self._similarity)
         config.setRAMBufferSizeMB(256.0)
+        # Merges of adjacent segments only, so document numbers stay in insertion (corpus) order and
+        # Lucene's tie-break (lower document number first) is the corpus order, as on one ES shard.
+        config.setMergePolicy(LogByteSizeMergePolicy())
         self._writer = IndexWriter(self._directory, config)
         self._searcher = None
 
@@ -227,17 +234,29 @@ class LuceneBM25Index:
         self._searcher = searcher
 
     def search(
-        self, terms: Sequence[str], k: int, filter_terms: Sequence[str] = ()
+        self,
+        terms: Sequence[str],
+        k: int,
+        filter_terms: Sequence[str] = (),
+        boosts: Sequence[float] | None = None,
     ) -> list[tuple[str, float]]:
-        """Top k (id, score) for a SHOULD query over terms, every filter term required (unscored)."""
+        """Top k (id, score) for a SHOULD query over terms (boosted if given), filter terms required (unscored)."""
         from org.apache.lucene.index import Term  # type: ignore[import-not-found]
-        from org.apache.lucene.search import BooleanClause, BooleanQuery, TermQuery  # type: ignore
+        from org.apache.lucene.search import (  # type: ignore[import-not-found]
+            BooleanClause,
+            BooleanQuery,
+            BoostQuery,
+            TermQuery,
+        )
 
         assert self._searcher is not None, "commit() first"
         builder = BooleanQuery.Builder()
         inner = BooleanQuery.Builder()
-        for term in terms:
-            inner.add(TermQuery(Term("text", term)), BooleanClause.Occur.SHOULD)
+        for i, term in enumerate(terms):
+            clause = TermQuery(Term("text", term))
+            if boosts is not None and boosts[i] != 1.0:
+                clause = BoostQuery(clause, float(boosts[i]))
+            inner.add(clause, BooleanClause.Occur.SHOULD)
         builder.add(inner.build(), BooleanClause.Occur.MUST)
         for term in filter_terms:
             builder.add(TermQuery(Term("text", term)), BooleanClause.Occur.FILTER)
