@@ -336,6 +336,7 @@ class EmbeddedIndex:
         with (path / "docs.jsonl").open(encoding="utf-8") as fh:
             self.meta = [json.loads(line) for line in fh]
         self.ids = [m["id"] for m in self.meta]
+        self._local = threading.local()  # per-thread scratch space of match()
 
     def _term_scores(self, tid: int, start: int, end: int, weight: float) -> np.ndarray:
         """One term's float32 scores over its postings, under a boost."""
@@ -362,19 +363,28 @@ class EmbeddedIndex:
         # Lucene sums a document's clause scores in double and rounds the sum to float; in double
         # a sum of a few float32 values is exact, so the order of the terms does not matter.
         postings = sum(end - start for _, start, end, _ in parts)
-        if postings * 8 < self.num_docs:  # few postings: merge them sparsely
+        if postings * 4 < self.num_docs:
+            # Few postings: merge the sorted lists (a stable sort finds the runs) and sum per document.
             docs = np.concatenate([self._indices[s:e] for _, s, e, _ in parts])
-            scores = np.concatenate([self._term_scores(*part).astype(np.float64) for part in parts])
+            scores = np.concatenate([self._term_scores(*part) for part in parts])
             order = np.argsort(docs, kind="stable")
             docs, scores = docs[order], scores[order]
-            starts = np.flatnonzero(np.concatenate(([True], docs[1:] != docs[:-1])))
-            return docs[starts], np.add.reduceat(scores, starts).astype(np.float32)
-        acc = np.zeros(self.num_docs, dtype=np.float64)
+            first = np.empty(len(docs), dtype=bool)
+            first[0] = True
+            np.not_equal(docs[1:], docs[:-1], out=first[1:])
+            starts = np.flatnonzero(first)
+            return docs[starts], np.add.reduceat(scores, starts, dtype=np.float64).astype(np.float32)
+        # Many postings: add into a per-thread accumulator over all documents, cleared after use.
+        acc = getattr(self._local, "acc", None)
+        if acc is None:
+            acc = self._local.acc = np.zeros(self.num_docs, dtype=np.float64)
         for part in parts:
             # Within one term each document appears once, so fancy-index addition is exact.
             acc[self._indices[part[1] : part[2]]] += self._term_scores(*part)
         docs = np.flatnonzero(acc)  # every posting's score is > 0 (idf > 0, boosts > 0)
-        return docs, acc[docs].astype(np.float32)
+        scores = acc[docs].astype(np.float32)
+        acc[docs] = 0.0
+        return docs, scores
 
     def _filter_posting(self, term: str) -> np.ndarray:
         tid = self._fvocab.get(term)
@@ -407,10 +417,11 @@ class EmbeddedIndex:
             keep &= ~hit
         return keep
 
-    def search(
+    def top(
         self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
-    ) -> tuple[list[tuple[int, float]], int]:
-        """Top k (doc index, score) with score > 0 that pass the filters, and how many matched."""
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Top k documents and float32 scores (score > 0, passing the filters), best first, and how
+        many matched."""
         docs, scores = self.match(weighted_terms)
         if len(docs) and (filters.required or filters.excluded):
             keep = self._passing(filters, docs)
@@ -425,15 +436,25 @@ class EmbeddedIndex:
             keep = np.concatenate((above, tied))
             docs, scores = docs[keep], scores[keep]
         order = np.lexsort((docs, -scores))
-        return list(zip(docs[order].tolist(), scores[order].tolist(), strict=True)), total
+        return docs[order], scores[order], total
+
+    def search(
+        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
+    ) -> tuple[list[tuple[int, float]], int]:
+        """Top k (doc index, score) with score > 0 that pass the filters, and how many matched."""
+        docs, scores, total = self.top(weighted_terms, filters, k)
+        return list(zip(docs.tolist(), scores.tolist(), strict=True)), total
 
     def search_hits(
         self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int, *, with_text: bool = True
     ) -> tuple[list[SearchHit], int]:
         """Like search, as hits whose stored documents are read only when used (texts only if asked)."""
-        found, total = self.search(weighted_terms, filters, k)
+        docs, scores, total = self.top(weighted_terms, filters, k)
         ids = self.ids
-        return [SearchHit(None, score, "", ids[i], self, i, with_text) for i, score in found], total
+        return [
+            SearchHit(None, score, "", ids[i], self, i, with_text)
+            for i, score in zip(docs.tolist(), scores.tolist(), strict=True)
+        ], total
 
     def text(self, doc_index: int) -> str:
         """The full text of a document."""

@@ -189,6 +189,8 @@ class LuceneBM25Index:
         config.setMergePolicy(LogByteSizeMergePolicy())
         self._writer = IndexWriter(self._directory, config)
         self._searcher = None
+        self._analyzer = analyzer
+        self._query_builder = None
 
     def add_analyzed(self, doc_id: str, terms: Sequence[str]) -> None:
         """Index a document whose Nori terms are already known (joined by spaces: terms have none)."""
@@ -261,6 +263,24 @@ class LuceneBM25Index:
         for term in filter_terms:
             builder.add(TermQuery(Term("text", term)), BooleanClause.Occur.FILTER)
         top = self._searcher.search(builder.build(), k)
+        out = []
+        for hit in top.scoreDocs:
+            doc = self._searcher.doc(hit.doc)
+            out.append((str(doc.get("id")), float(hit.score)))
+        return out
+
+    def search_text(self, text: str, k: int) -> list[tuple[str, float]]:
+        """Top k (id, score) for a query text analyzed in Java by the index's own analyzer (Nori):
+        QueryBuilder makes the same SHOULD query over the analyzed terms in one call."""
+        from org.apache.lucene.util import QueryBuilder  # type: ignore[import-not-found]
+
+        assert self._searcher is not None, "commit() first"
+        if self._query_builder is None:
+            self._query_builder = QueryBuilder(self._analyzer)
+        query = self._query_builder.createBooleanQuery("text", text)
+        if query is None:
+            return []
+        top = self._searcher.search(query, k)
         out = []
         for hit in top.scoreDocs:
             doc = self._searcher.doc(hit.doc)

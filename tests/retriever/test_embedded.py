@@ -6,6 +6,7 @@ import numpy as np
 
 from services.retriever.analyzer import AnalyzerSettings
 from services.retriever.config import RetrieverConfig
+from services.retriever.embedded import Filters
 from services.retriever.evaluation import mean_average_precision
 from services.retriever.retriever import Retriever
 from services.retriever.search import QueryOptions, split_export
@@ -93,3 +94,23 @@ def test_rm3_is_measured_on_the_labelled_set(indexed) -> None:
     expanded = mean_average_precision(index, queries, QueryOptions(rm3=True, rm3_feedback_docs=3))
     # Measured 0.59 -> 0.81 (docs/retriever.md): short queries gain from their neighbours' words.
     assert 0.3 < plain < expanded <= 1.0
+
+
+def test_multi_term_scores_are_per_term_sums_in_double_rounded_to_float(indexed) -> None:
+    _, retriever = indexed
+    index = retriever.embedded.open("essays")
+    # Rare terms take the sparse merge, common ones the dense accumulator; both must agree with
+    # summing each term's own scores in double and rounding once, as Lucene's disjunction does.
+    for terms in (["우울", "편지"], ["가족", "함께", "바다", "희망", "사람"], ["바다", "바다"]):
+        weighted = [(t, 1.0) for t in terms]
+        expected = np.zeros(index.num_docs)
+        for term in terms:
+            docs, scores = index.match([(term, 1.0)])
+            expected[docs] += scores
+        docs, scores = index.match(weighted)
+        assert docs.tolist() == np.flatnonzero(expected).tolist()
+        assert scores.tolist() == expected[docs].astype(np.float32).tolist()
+        found, total = index.search(weighted, Filters([], []), 3)
+        assert total == len(docs) and [s for _, s in found] == sorted(scores.tolist(), reverse=True)[:3]
+    _, again = index.match([("가족", 1.0), ("함께", 1.0)])  # the accumulator is left clean
+    assert again.tolist() == index.match([("가족", 1.0), ("함께", 1.0)])[1].tolist()
