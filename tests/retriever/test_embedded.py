@@ -114,3 +114,26 @@ def test_multi_term_scores_are_per_term_sums_in_double_rounded_to_float(indexed)
         assert total == len(docs) and [s for _, s in found] == sorted(scores.tolist(), reverse=True)[:3]
     _, again = index.match([("가족", 1.0), ("함께", 1.0)])  # the accumulator is left clean
     assert again.tolist() == index.match([("가족", 1.0), ("함께", 1.0)])[1].tolist()
+
+
+def test_hits_carry_ids_and_read_documents_on_use(indexed) -> None:
+    _, retriever = indexed
+    bare, _ = retriever.search("essays", "희망", QueryOptions(), 5, snippets=False, with_text=False)
+    full, _ = retriever.search("essays", "희망", QueryOptions(), 5, snippets=False)
+    assert [h.id for h in bare] == [h.document.id for h in bare] == [h.id for h in full]
+    assert bare[0].document.text == "" and "희망" in full[0].document.text
+    assert bare[0].document.title == full[0].document.title != ""
+
+
+def test_a_rebuilt_index_is_searched_at_once(tmp_path) -> None:
+    store = ArtifactStore(tmp_path)
+    docs = labelled_documents()
+    write_corpus(store, "c.jsonl.zst", docs)
+    retriever = Retriever(store, RetrieverConfig(workers=1))
+    retriever.embedded.build("live", "c.jsonl.zst", AnalyzerSettings(), 1.2, 0.75)
+    assert retriever.search("live", "코끼리", QueryOptions(), 5)[1] == 0
+    docs.append(Document(id="new", text="코끼리가 코끼리를 불렀다.", title="등대"))
+    write_corpus(store, "c.jsonl.zst", docs)
+    retriever.embedded.build("live", "c.jsonl.zst", AnalyzerSettings(), 1.2, 0.75)
+    hits, total = retriever.search("live", "코끼리", QueryOptions(), 5)
+    assert total == 1 and hits[0].id == "new"
