@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -451,10 +452,18 @@ class EmbeddedIndex:
         """Like search, as hits whose stored documents are read only when used (texts only if asked)."""
         docs, scores, total = self.top(weighted_terms, filters, k)
         ids = self.ids
-        return [
-            SearchHit(None, score, "", ids[i], self, i, with_text)
-            for i, score in zip(docs.tolist(), scores.tolist(), strict=True)
-        ], total
+        positions = docs.tolist()
+        hits = map(
+            SearchHit,
+            repeat(None),
+            scores.tolist(),
+            repeat(""),
+            [ids[i] for i in positions],
+            repeat(self),
+            positions,
+            repeat(with_text),
+        )
+        return list(hits), total
 
     def text(self, doc_index: int) -> str:
         """The full text of a document."""
