@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="analyzer processes for the embedded index")
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument(
-        "--rounds", type=int, default=5, help="query rounds, contenders in turn (best counts)"
+        "--rounds", type=int, default=10, help="query rounds, contenders in turn (best counts)"
     )
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
