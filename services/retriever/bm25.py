@@ -41,15 +41,29 @@ def byte4_to_int(b: int) -> int:
 LENGTH_TABLE = np.array([byte4_to_int(i) for i in range(256)], dtype=np.float32)
 
 
+def norm_bytes(lengths: np.ndarray) -> np.ndarray:
+    """Field lengths as Lucene stores them in norms: one SmallFloat.intToByte4 byte each."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    encode = np.array(
+        [int_to_byte4(n) for n in range(min(int(lengths.max(initial=0)) + 1, 1 << 16))], dtype=np.uint8
+    )
+    out = np.empty(len(lengths), dtype=np.uint8)
+    small = lengths < len(encode)
+    out[small] = encode[lengths[small]]
+    for i in np.flatnonzero(~small):
+        out[i] = int_to_byte4(int(lengths[i]))
+    return out
+
+
 def quantized_lengths(lengths: np.ndarray) -> np.ndarray:
     """Field lengths as Lucene sees them after the norm round trip."""
-    encode = np.array([int_to_byte4(int(n)) for n in range(min(int(lengths.max(initial=0)) + 1, 1 << 16))])
-    out = np.empty(len(lengths), dtype=np.float32)
-    small = lengths < len(encode)
-    out[small] = LENGTH_TABLE[encode[lengths[small]]]
-    for i in np.flatnonzero(~small):
-        out[i] = LENGTH_TABLE[int_to_byte4(int(lengths[i]))]
-    return out
+    return LENGTH_TABLE[norm_bytes(lengths)]
+
+
+def norm_inverse_table(avgdl: float, k1: float, b: float) -> np.ndarray:
+    """BM25Similarity's per-norm cache: 1 / (k1 * ((1 - b) + b * length / avgdl)), in float32."""
+    k1f, bf, avg = np.float32(k1), np.float32(b), np.float32(avgdl)
+    return (np.float32(1.0) / (k1f * ((np.float32(1.0) - bf) + bf * LENGTH_TABLE / avg))).astype(np.float32)
 
 
 def lucene_idf(doc_freq: np.ndarray, doc_count: int) -> np.ndarray:
@@ -66,3 +80,9 @@ def lucene_scores(
     norm_inverse = np.float32(1.0) / (k1f * ((np.float32(1.0) - bf) + bf * doc_length / avg))
     weight = idf.astype(np.float32)
     return weight - weight / (np.float32(1.0) + tf.astype(np.float32) * norm_inverse.astype(np.float32))
+
+
+def boosted_scores(boost: float, idf: np.float32, tf: np.ndarray, norm_inverse: np.ndarray) -> np.ndarray:
+    """One term's scores under a boost, as BM25Scorer computes them: weight = boost * idf in float32."""
+    weight = np.float32(boost) * np.float32(idf)
+    return weight - weight / (np.float32(1.0) + tf * norm_inverse)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.retriever.analyzer import AnalyzerSettings
-from services.retriever.embedded import Filters, IndexProgress, index_artifact
+from services.retriever.embedded import IndexProgress, index_artifact
+from services.retriever.hits import Filters, SearchHit
 from services.runtime import ArtifactStore, Document, FailedPrecondition, read_corpus
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,10 @@ RESTORED_SETTINGS = {"index": {"refresh_interval": None, "number_of_replicas": N
 
 def search_body(weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int) -> dict[str, Any]:
     """The bool query both backends mean: any query term scores, filters required/excluded unscored."""
-    should = [{"term": {"text": {"value": term, "boost": weight}}} for term, weight in weighted_terms]
+    # As embedded: a non-positive boost scores nothing, so such a term cannot make a hit.
+    should = [
+        {"term": {"text": {"value": term, "boost": weight}}} for term, weight in weighted_terms if weight > 0
+    ]
     query: dict[str, Any] = {"must": [{"bool": {"should": should, "minimum_should_match": 1}}]}
     if filters.required:
         query["filter"] = [{"term": {"text.all": term}} for term in filters.required]
@@ -108,10 +112,10 @@ class ElasticIndex:
     es_index: str
     settings: AnalyzerSettings
 
-    def search_documents(
+    def search_hits(
         self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int, *, with_text: bool = True
-    ) -> tuple[list[tuple[Document, float]], int]:
-        """Top k documents and how many matched (texts only if asked)."""
+    ) -> tuple[list[SearchHit], int]:
+        """Top k hits and how many matched (texts only if asked)."""
         body = search_body(weighted_terms, filters, k)
         if not with_text:
             body["_source"] = {"excludes": ["text"]}
@@ -129,7 +133,7 @@ class ElasticIndex:
                 published=src.get("published", ""),
                 tags=list(src.get("tags", [])),
             )
-            out.append((doc, float(hit["_score"])))
+            out.append(SearchHit(doc, float(hit["_score"])))
         return out, int(response["hits"]["total"]["value"])
 
 

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,21 @@ import numpy as np
 import zstandard
 
 from services.retriever.analyzer import Analyzer, AnalyzerSettings
-from services.retriever.bm25 import lucene_idf, lucene_scores, quantized_lengths
+from services.retriever.bm25 import (
+    LENGTH_TABLE,
+    boosted_scores,
+    lucene_idf,
+    lucene_scores,
+    norm_bytes,
+    norm_inverse_table,
+)
+from services.retriever.hits import Filters, SearchHit
 from services.runtime import ArtifactStore, Document, FailedPrecondition, NotFound, read_corpus
 
 logger = logging.getLogger(__name__)
 
 INDEX_PREFIX = "indexes"
-FORMAT = 1
+FORMAT = 2  # 2: tf, norms and idf beside the scores (exact boosted scores)
 PARALLEL_MIN_DOCS = 256
 
 
@@ -43,14 +52,6 @@ class AnalyzedDoc:
     terms: list[str]  # scored terms (stop tags removed), with repeats
     length: int  # field length as Lucene's norms record it (overlapping tokens discounted)
     filter_terms: list[str]  # unique terms of the analysis without stop tags (theme/must filters)
-
-
-@dataclass
-class Filters:
-    """Required and excluded term groups, checked on the analysis without stop tags."""
-
-    required: list[str]
-    excluded: list[list[str]]
 
 
 class DocumentAnalyzer:
@@ -233,8 +234,8 @@ def build_index_files(
     term_ids, doc_ids, tf = term_ids[order], doc_ids[order], tf[order]
     doc_freq = np.bincount(term_ids, minlength=len(vocab))
     idf = lucene_idf(doc_freq, doc_count)
-    qlen = quantized_lengths(lengths)
-    data = lucene_scores(tf, qlen[doc_ids], idf[term_ids], avgdl, k1, b).astype(np.float32)
+    norms = norm_bytes(lengths)
+    data = lucene_scores(tf, LENGTH_TABLE[norms][doc_ids], idf[term_ids], avgdl, k1, b).astype(np.float32)
     indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
     np.cumsum(doc_freq, out=indptr[1:])
 
@@ -249,6 +250,10 @@ def build_index_files(
     model.nonoccurrence_array = None  # lucene scoring has no non-occurrence term
     model.unique_token_ids_set = set(vocab.values())
     model.save(str(out / "bm25s"), show_progress=False)
+    # What a boost other than 1 needs to score exactly as Lucene does (weight = boost * idf first).
+    np.save(out / "postings_tf.npy", tf.astype(np.float32))
+    np.save(out / "norms.npy", norms)
+    np.save(out / "idf.npy", idf.astype(np.float32))
 
     # Filter postings: which documents contain each term of the analysis without stop tags.
     fvocab: dict[str, int] = {}
@@ -296,7 +301,10 @@ def build_index_files(
 
 
 class EmbeddedIndex:
-    """A loaded embedded index: memory-mapped scores and texts, in-memory vocabularies and metadata."""
+    """A loaded embedded index: memory-mapped scores and texts, in-memory vocabularies and metadata.
+
+    A query reads only the postings of its terms: each posting already holds Lucene's float32 BM25
+    score of its (term, document), since k1, b, idf and norms are fixed per index."""
 
     def __init__(self, path: Path) -> None:
         import bm25s
@@ -307,13 +315,19 @@ class EmbeddedIndex:
             raise FailedPrecondition(f"index at {path} has format {self.info.get('format')}; re-index it")
         self.settings = AnalyzerSettings.from_json(self.info["analyzer"])
         self.model = bm25s.BM25.load(str(path / "bm25s"), mmap=True)
-        self._data = self.model.scores["data"]
-        self._indices = self.model.scores["indices"]
-        self._indptr = self.model.scores["indptr"]
+        # Plain ndarray views of the memory maps: np.memmap's own indexing is several times slower.
+        self._data = np.asarray(self.model.scores["data"])
+        self._indices = np.asarray(self.model.scores["indices"])
+        self._indptr = np.asarray(self.model.scores["indptr"])
+        self._vocab: dict[str, int] = self.model.vocab_dict
         self.num_docs = int(self.model.scores["num_docs"])
+        self._tf = np.load(path / "postings_tf.npy", mmap_mode="r")
+        self._norms = np.load(path / "norms.npy")
+        self._idf = np.load(path / "idf.npy")
+        self._norm_inverse = norm_inverse_table(self.info["avgdl"], self.info["k1"], self.info["b"])
         self._fvocab: dict[str, int] = json.loads((path / "filter_vocab.json").read_text(encoding="utf-8"))
-        self._findptr = np.load(path / "filter_indptr.npy", mmap_mode="r")
-        self._findices = np.load(path / "filter_indices.npy", mmap_mode="r")
+        self._findptr = np.load(path / "filter_indptr.npy")
+        self._findices = np.asarray(np.load(path / "filter_indices.npy", mmap_mode="r"))
         self._offsets = np.load(path / "text_offsets.npy", mmap_mode="r")
         self._texts: mmap.mmap | None = None
         if int(self._offsets[-1]):
@@ -322,68 +336,134 @@ class EmbeddedIndex:
         self._offsets_list = [int(x) for x in self._offsets]  # Python ints: slicing mmap wants them
         with (path / "docs.jsonl").open(encoding="utf-8") as fh:
             self.meta = [json.loads(line) for line in fh]
+        self.ids = [m["id"] for m in self.meta]
+        self._local = threading.local()  # per-thread scratch space of match()
 
-    def score(self, weighted_terms: Sequence[tuple[str, float]]) -> np.ndarray:
-        """BM25 scores of every document for a query of (term, boost) pairs."""
-        scores = np.zeros(self.num_docs, dtype=np.float64)
-        vocab = self.model.vocab_dict
+    def _term_scores(self, tid: int, start: int, end: int, weight: float) -> np.ndarray:
+        """One term's float32 scores over its postings, under a boost."""
+        if weight == 1.0:
+            return self._data[start:end]
+        norm_inverse = self._norm_inverse[self._norms[self._indices[start:end]]]
+        return boosted_scores(weight, self._idf[tid], self._tf[start:end], norm_inverse)
+
+    def match(self, weighted_terms: Sequence[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Documents matching any term (ascending) and their float32 scores, all > 0."""
+        parts = []
         for term, weight in weighted_terms:
-            tid = vocab.get(term)
-            if tid is None:
+            tid = self._vocab.get(term)
+            if tid is None or not weight > 0:  # a non-positive boost scores nothing
                 continue
             start, end = int(self._indptr[tid]), int(self._indptr[tid + 1])
-            # Within one term each document appears once, so plain fancy-index addition is exact.
-            scores[self._indices[start:end]] += np.float32(weight) * self._data[start:end]
-        return scores
+            if end > start:
+                parts.append((tid, start, end, weight))
+        if not parts:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        if len(parts) == 1:
+            tid, start, end, weight = parts[0]
+            return self._indices[start:end], self._term_scores(tid, start, end, weight)
+        # Lucene sums a document's clause scores in double and rounds the sum to float; in double
+        # a sum of a few float32 values is exact, so the order of the terms does not matter.
+        postings = sum(end - start for _, start, end, _ in parts)
+        if postings * 4 < self.num_docs:
+            # Few postings: merge the sorted lists (a stable sort finds the runs) and sum per document.
+            docs = np.concatenate([self._indices[s:e] for _, s, e, _ in parts])
+            scores = np.concatenate([self._term_scores(*part) for part in parts])
+            order = np.argsort(docs, kind="stable")
+            docs, scores = docs[order], scores[order]
+            first = np.empty(len(docs), dtype=bool)
+            first[0] = True
+            np.not_equal(docs[1:], docs[:-1], out=first[1:])
+            starts = np.flatnonzero(first)
+            return docs[starts], np.add.reduceat(scores, starts, dtype=np.float64).astype(np.float32)
+        # Many postings: add into a per-thread accumulator over all documents, cleared after use.
+        acc = getattr(self._local, "acc", None)
+        if acc is None:
+            acc = self._local.acc = np.zeros(self.num_docs, dtype=np.float64)
+        for part in parts:
+            # Within one term each document appears once, so fancy-index addition is exact.
+            acc[self._indices[part[1] : part[2]]] += self._term_scores(*part)
+        docs = np.flatnonzero(acc)  # every posting's score is > 0 (idf > 0, boosts > 0)
+        scores = acc[docs].astype(np.float32)
+        acc[docs] = 0.0
+        return docs, scores
+
+    def _filter_posting(self, term: str) -> np.ndarray:
+        tid = self._fvocab.get(term)
+        if tid is None:
+            return self._findices[:0]
+        return self._findices[int(self._findptr[tid]) : int(self._findptr[tid + 1])]
+
+    def contains(self, term: str, docs: np.ndarray) -> np.ndarray:
+        """Which of the (ascending) documents contain a term of the analysis without stop tags."""
+        posting = self._filter_posting(term)
+        if len(posting) == 0 or len(docs) == 0:
+            return np.zeros(len(docs), dtype=bool)
+        at = np.minimum(np.searchsorted(posting, docs), len(posting) - 1)
+        return posting[at] == docs
 
     def filter_mask(self, filters: Filters) -> np.ndarray | None:
         """Documents that pass the filters (None when there are none)."""
         if not filters.required and not filters.excluded:
             return None
-        mask = np.ones(self.num_docs, dtype=bool)
-        for term in filters.required:
-            mask &= self._has(term)
-        for group in filters.excluded:
-            hit = np.ones(self.num_docs, dtype=bool)
-            for term in group:
-                hit &= self._has(term)
-            mask &= ~hit
-        return mask
+        return self._passing(filters, np.arange(self.num_docs))
 
-    def _has(self, term: str) -> np.ndarray:
-        out = np.zeros(self.num_docs, dtype=bool)
-        tid = self._fvocab.get(term)
-        if tid is not None:
-            out[self._findices[int(self._findptr[tid]) : int(self._findptr[tid + 1])]] = True
-        return out
+    def _passing(self, filters: Filters, docs: np.ndarray) -> np.ndarray:
+        keep = np.ones(len(docs), dtype=bool)
+        for term in filters.required:
+            keep &= self.contains(term, docs)
+        for group in filters.excluded:
+            hit = np.ones(len(docs), dtype=bool)
+            for term in group:
+                hit &= self.contains(term, docs)
+            keep &= ~hit
+        return keep
+
+    def top(
+        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Top k documents and float32 scores (score > 0, passing the filters), best first, and how
+        many matched."""
+        docs, scores = self.match(weighted_terms)
+        if len(docs) and (filters.required or filters.excluded):
+            keep = self._passing(filters, docs)
+            docs, scores = docs[keep], scores[keep]
+        total = len(docs)
+        if total > k:
+            # Lucene's order: score descending, ties to the lower document number; so of the
+            # documents tied with the k-th score only the first ones (in corpus order) get in.
+            kth = np.partition(scores, total - k)[total - k]
+            above = np.flatnonzero(scores > kth)
+            tied = np.flatnonzero(scores == kth)[: k - len(above)]
+            keep = np.concatenate((above, tied))
+            docs, scores = docs[keep], scores[keep]
+        order = np.lexsort((docs, -scores))
+        return docs[order], scores[order], total
 
     def search(
         self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
     ) -> tuple[list[tuple[int, float]], int]:
         """Top k (doc index, score) with score > 0 that pass the filters, and how many matched."""
-        scores = self.score(weighted_terms).astype(np.float32)
-        matched = scores > 0
-        mask = self.filter_mask(filters)
-        if mask is not None:
-            matched &= mask
-        candidates = np.flatnonzero(matched)
-        total = len(candidates)
-        if total == 0:
-            return [], 0
-        cand_scores = scores[candidates]
-        if total > k:
-            part = np.argpartition(-cand_scores, k - 1)[:k]
-            candidates, cand_scores = candidates[part], cand_scores[part]
-        # Highest score first; ties by document order, as Lucene breaks them.
-        order = np.lexsort((candidates, -cand_scores))
-        return [(int(candidates[i]), float(cand_scores[i])) for i in order], total
+        docs, scores, total = self.top(weighted_terms, filters, k)
+        return list(zip(docs.tolist(), scores.tolist(), strict=True)), total
 
-    def search_documents(
+    def search_hits(
         self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int, *, with_text: bool = True
-    ) -> tuple[list[tuple[Document, float]], int]:
-        """Like search, with the stored documents instead of their indexes (texts only if asked)."""
-        found, total = self.search(weighted_terms, filters, k)
-        return [(self.document(i, with_text=with_text), score) for i, score in found], total
+    ) -> tuple[list[SearchHit], int]:
+        """Like search, as hits whose stored documents are read only when used (texts only if asked)."""
+        docs, scores, total = self.top(weighted_terms, filters, k)
+        ids = self.ids
+        positions = docs.tolist()
+        hits = map(
+            SearchHit,
+            repeat(None),
+            scores.tolist(),
+            repeat(""),
+            [ids[i] for i in positions],
+            repeat(self),
+            positions,
+            repeat(with_text),
+        )
+        return list(hits), total
 
     def text(self, doc_index: int) -> str:
         """The full text of a document."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from services.retriever.config import RetrieverConfig
@@ -33,6 +35,15 @@ def validate_index_name(name: str) -> str:
     return name
 
 
+def _stamp(path: Path) -> tuple[int, ...]:
+    """What changes when a file is replaced: device, inode, size and modification time (empty if absent)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 class Retriever:
     """Opens indexes on whichever backend built them and answers queries the same way on both."""
 
@@ -50,6 +61,8 @@ class Retriever:
         if factory is None and self.config.es_url:
             factory = self.config.elasticsearch_client
         self._infos: dict[str, tuple[str, dict[str, Any]]] = {}
+        # name -> (index.json path, its stat stamp when opened, the opened index)
+        self._opened: dict[str, tuple[Path, tuple[int, ...], SearchableIndex]] = {}
         self.elastic = (
             ElasticBackend(store, factory, self.config.es_index_prefix) if factory is not None else None
         )
@@ -80,15 +93,29 @@ class Retriever:
         return cached[1]
 
     def open(self, name: str) -> SearchableIndex:
-        """The searchable index called name, on its backend."""
+        """The searchable index called name, on its backend.
+
+        An index folder is only ever replaced whole (a rebuild writes a new folder and renames it
+        into place; a delete drops it), so an unchanged stat of its index.json means the index
+        opened before is still the one in the workspace: a query then costs one stat, not three
+        reads of the workspace manifest."""
+        opened = self._opened.get(name)
+        if opened is not None and _stamp(opened[0]) == opened[1]:
+            return opened[2]
         info = self.index_info(name)
+        record = self.store.path(index_artifact(name)) / "index.json"
+        stamp = _stamp(record)  # taken before opening: a rebuild meanwhile is seen next time
         if info.get("backend") == "elasticsearch":
             if self.elastic is None:
                 raise FailedPrecondition(
                     f"index {name!r} lives on Elasticsearch; set SUPIL_ES_URL to search it"
                 )
-            return self.elastic.open(name, info)
-        return self.embedded.open(name)
+            index: SearchableIndex = self.elastic.open(name, info)
+        else:
+            index = self.embedded.open(name)
+        if stamp:
+            self._opened[name] = (record, stamp, index)
+        return index
 
     def search(
         self,

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from services.retriever.analyzer import Analyzer, AnalyzerSettings
-from services.retriever.embedded import DocumentAnalyzer, Filters
+from services.retriever.embedded import DocumentAnalyzer
+from services.retriever.hits import Filters, SearchHit
 from services.runtime import Document, InvalidArgument
 
 logger = logging.getLogger(__name__)
@@ -29,10 +30,10 @@ class SearchableIndex(Protocol):
 
     settings: AnalyzerSettings
 
-    def search_documents(
+    def search_hits(
         self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int, *, with_text: bool = True
-    ) -> tuple[list[tuple[Document, float]], int]:
-        """Top k documents with score > 0 passing the filters, and the number that matched."""
+    ) -> tuple[list[SearchHit], int]:
+        """Top k hits with score > 0 passing the filters, and the number that matched."""
         ...
 
 
@@ -70,15 +71,6 @@ class QueryOptions:
         if not 0.0 <= out.rm3_original_weight <= 1.0:
             raise InvalidArgument(f"rm3_original_weight must be in [0, 1], got {out.rm3_original_weight}")
         return out
-
-
-@dataclass
-class SearchHit:
-    """One hit, backend-independent."""
-
-    document: Document
-    score: float
-    snippet: str = ""
 
 
 def validate_k(k: int, default: int = 10) -> int:
@@ -177,15 +169,17 @@ def planner_for(settings: AnalyzerSettings) -> QueryPlanner:
 def run_query(
     index: SearchableIndex, query: str, options: QueryOptions, k: int, *, with_text: bool = True
 ) -> tuple[list[SearchHit], int, QueryPlanner]:
-    """Search an index with the shared semantics; returns hits (no snippets yet), the match count and the planner."""
+    """Search an index with the shared semantics; returns hits (no snippets yet), the match count and the planner.
+
+    A hit's document is read from the index when first used (with its text only if with_text)."""
     planner = planner_for(index.settings)
     terms = planner.terms(query)
     filters = planner.filters(options)
     if options.rm3:
-        feedback, _ = index.search_documents(terms, filters, options.rm3_feedback_docs)
-        terms = rm3_expand(planner, terms, feedback, options)
-    found, total = index.search_documents(terms, filters, k, with_text=with_text)
-    return [SearchHit(doc, score) for doc, score in found], total, planner
+        feedback, _ = index.search_hits(terms, filters, options.rm3_feedback_docs)
+        terms = rm3_expand(planner, terms, [(hit.document, hit.score) for hit in feedback], options)
+    hits, total = index.search_hits(terms, filters, k, with_text=with_text)
+    return hits, total, planner
 
 
 def snippet(analyzer: Analyzer, text: str, terms: set[str], width: int = SNIPPET_CHARS) -> str:

@@ -185,7 +185,11 @@ class LuceneBM25Index:
         start_jvm()
         from java.nio.file import Paths  # type: ignore[import-not-found]
         from org.apache.lucene.analysis.core import WhitespaceAnalyzer  # type: ignore[import-not-found]
-        from org.apache.lucene.index import IndexWriter, IndexWriterConfig  # type: ignore[import-not-found]
+        from org.apache.lucene.index import (  # type: ignore[import-not-found]
+            IndexWriter,
+            IndexWriterConfig,
+            LogByteSizeMergePolicy,
+        )
         from org.apache.lucene.search.similarities import BM25Similarity  # type: ignore[import-not-found]
         from org.apache.lucene.store import MMapDirectory  # type: ignore[import-not-found]
 
@@ -198,8 +202,13 @@ class LuceneBM25Index:
         config = IndexWriterConfig(analyzer if analyzer is not None else WhitespaceAnalyzer())
         config.setSimilarity(self._similarity)
         config.setRAMBufferSizeMB(256.0)
+        # Merges of adjacent segments only, so document numbers stay in insertion (corpus) order and
+        # Lucene's tie-break (lower document number first) is the corpus order, as on one ES shard.
+        config.setMergePolicy(LogByteSizeMergePolicy())
         self._writer = IndexWriter(self._directory, config)
         self._searcher = None
+        self._analyzer = analyzer
+        self._query_builder = None
 
     def add_analyzed(self, doc_id: str, terms: Sequence[str]) -> None:
         """Index a document whose Nori terms are already known (joined by spaces: terms have none)."""
@@ -245,21 +254,51 @@ class LuceneBM25Index:
         self._searcher = searcher
 
     def search(
-        self, terms: Sequence[str], k: int, filter_terms: Sequence[str] = ()
+        self,
+        terms: Sequence[str],
+        k: int,
+        filter_terms: Sequence[str] = (),
+        boosts: Sequence[float] | None = None,
     ) -> list[tuple[str, float]]:
-        """Top k (id, score) for a SHOULD query over terms, every filter term required (unscored)."""
+        """Top k (id, score) for a SHOULD query over terms (boosted if given), filter terms required (unscored)."""
         from org.apache.lucene.index import Term  # type: ignore[import-not-found]
-        from org.apache.lucene.search import BooleanClause, BooleanQuery, TermQuery  # type: ignore
+        from org.apache.lucene.search import (  # type: ignore[import-not-found]
+            BooleanClause,
+            BooleanQuery,
+            BoostQuery,
+            TermQuery,
+        )
 
         assert self._searcher is not None, "commit() first"
         builder = BooleanQuery.Builder()
         inner = BooleanQuery.Builder()
-        for term in terms:
-            inner.add(TermQuery(Term("text", term)), BooleanClause.Occur.SHOULD)
+        for i, term in enumerate(terms):
+            clause = TermQuery(Term("text", term))
+            if boosts is not None and boosts[i] != 1.0:
+                clause = BoostQuery(clause, float(boosts[i]))
+            inner.add(clause, BooleanClause.Occur.SHOULD)
         builder.add(inner.build(), BooleanClause.Occur.MUST)
         for term in filter_terms:
             builder.add(TermQuery(Term("text", term)), BooleanClause.Occur.FILTER)
         top = self._searcher.search(builder.build(), k)
+        out = []
+        for hit in top.scoreDocs:
+            doc = self._searcher.doc(hit.doc)
+            out.append((str(doc.get("id")), float(hit.score)))
+        return out
+
+    def search_text(self, text: str, k: int) -> list[tuple[str, float]]:
+        """Top k (id, score) for a query text analyzed in Java by the index's own analyzer (Nori):
+        QueryBuilder makes the same SHOULD query over the analyzed terms in one call."""
+        from org.apache.lucene.util import QueryBuilder  # type: ignore[import-not-found]
+
+        assert self._searcher is not None, "commit() first"
+        if self._query_builder is None:
+            self._query_builder = QueryBuilder(self._analyzer)
+        query = self._query_builder.createBooleanQuery("text", text)
+        if query is None:
+            return []
+        top = self._searcher.search(query, k)
         out = []
         for hit in top.scoreDocs:
             doc = self._searcher.doc(hit.doc)

@@ -48,6 +48,13 @@ def test_search_body_scores_the_query_and_filters_the_rest() -> None:
     assert query["filter"] == [{"term": {"text.all": "함께"}}]
     assert query["must_not"] == [{"bool": {"filter": [{"term": {"text.all": "편지"}}]}}]
     assert body["size"] == 7 and body["track_total_hits"] is True
+    # Ties in corpus order, as the embedded top-k keeps them.
+    assert body["sort"] == [{"_score": "desc"}, {"ord": "asc"}]
+    # A term without a positive boost scores nothing on the embedded index: it is not sent either.
+    dropped = search_body([("희망", 1.0), ("내일", 0.0)], Filters([], []), 3)
+    assert dropped["query"]["bool"]["must"][0]["bool"]["should"] == [
+        {"term": {"text": {"value": "희망", "boost": 1.0}}}
+    ]
 
 
 class FakeCluster(BaseHTTPRequestHandler):

@@ -6,6 +6,7 @@ import numpy as np
 
 from services.retriever.analyzer import AnalyzerSettings
 from services.retriever.config import RetrieverConfig
+from services.retriever.embedded import Filters
 from services.retriever.evaluation import mean_average_precision
 from services.retriever.retriever import Retriever
 from services.retriever.search import QueryOptions, split_export
@@ -93,3 +94,46 @@ def test_rm3_is_measured_on_the_labelled_set(indexed) -> None:
     expanded = mean_average_precision(index, queries, QueryOptions(rm3=True, rm3_feedback_docs=3))
     # Measured 0.59 -> 0.81 (docs/retriever.md): short queries gain from their neighbours' words.
     assert 0.3 < plain < expanded <= 1.0
+
+
+def test_multi_term_scores_are_per_term_sums_in_double_rounded_to_float(indexed) -> None:
+    _, retriever = indexed
+    index = retriever.embedded.open("essays")
+    # Rare terms take the sparse merge, common ones the dense accumulator; both must agree with
+    # summing each term's own scores in double and rounding once, as Lucene's disjunction does.
+    for terms in (["우울", "편지"], ["가족", "함께", "바다", "희망", "사람"], ["바다", "바다"]):
+        weighted = [(t, 1.0) for t in terms]
+        expected = np.zeros(index.num_docs)
+        for term in terms:
+            docs, scores = index.match([(term, 1.0)])
+            expected[docs] += scores
+        docs, scores = index.match(weighted)
+        assert docs.tolist() == np.flatnonzero(expected).tolist()
+        assert scores.tolist() == expected[docs].astype(np.float32).tolist()
+        found, total = index.search(weighted, Filters([], []), 3)
+        assert total == len(docs) and [s for _, s in found] == sorted(scores.tolist(), reverse=True)[:3]
+    _, again = index.match([("가족", 1.0), ("함께", 1.0)])  # the accumulator is left clean
+    assert again.tolist() == index.match([("가족", 1.0), ("함께", 1.0)])[1].tolist()
+
+
+def test_hits_carry_ids_and_read_documents_on_use(indexed) -> None:
+    _, retriever = indexed
+    bare, _ = retriever.search("essays", "희망", QueryOptions(), 5, snippets=False, with_text=False)
+    full, _ = retriever.search("essays", "희망", QueryOptions(), 5, snippets=False)
+    assert [h.id for h in bare] == [h.document.id for h in bare] == [h.id for h in full]
+    assert bare[0].document.text == "" and "희망" in full[0].document.text
+    assert bare[0].document.title == full[0].document.title != ""
+
+
+def test_a_rebuilt_index_is_searched_at_once(tmp_path) -> None:
+    store = ArtifactStore(tmp_path)
+    docs = labelled_documents()
+    write_corpus(store, "c.jsonl.zst", docs)
+    retriever = Retriever(store, RetrieverConfig(workers=1))
+    retriever.embedded.build("live", "c.jsonl.zst", AnalyzerSettings(), 1.2, 0.75)
+    assert retriever.search("live", "코끼리", QueryOptions(), 5)[1] == 0
+    docs.append(Document(id="new", text="코끼리가 코끼리를 불렀다.", title="등대"))
+    write_corpus(store, "c.jsonl.zst", docs)
+    retriever.embedded.build("live", "c.jsonl.zst", AnalyzerSettings(), 1.2, 0.75)
+    hits, total = retriever.search("live", "코끼리", QueryOptions(), 5)
+    assert total == 1 and hits[0].id == "new"

@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from services.retriever.analyzer import Analyzer, AnalyzerSettings, resolve_dictionary
+from services.retriever.config import RetrieverConfig
 from services.retriever.embedded import DocumentAnalyzer, Filters
+from services.retriever.retriever import Retriever
+from services.runtime import ArtifactStore, Document, write_corpus
 from tests.retriever.conftest import labelled_documents, shared_paragraphs
 from tests.retriever.lucene_reference import LuceneBM25Index, LuceneNori, ReferenceUnavailable, start_jvm
 
@@ -117,22 +120,40 @@ def lucene_streams(mode: str, n: int) -> list[list]:
     return [[(t.term, t.start) for t in theirs.analyze(x)] for x in shared_paragraphs(n)]
 
 
-def test_embedded_scores_equal_lucene_bm25(indexed) -> None:
-    _, retriever = indexed
-    index = retriever.embedded.open("essays")
+def test_embedded_rankings_and_scores_equal_lucene_bm25(tmp_path) -> None:
+    # Each labelled essay three times over: many exact ties, cut by k where Lucene's order
+    # (score, then lower document number) decides which of the tied documents get in.
+    docs = [
+        Document(id=f"{doc.id}-{copy}", text=doc.text, title=doc.title)
+        for copy in range(3)
+        for doc in labelled_documents()
+    ]
+    store = ArtifactStore(tmp_path)
+    write_corpus(store, "c.jsonl.zst", docs)
+    retriever = Retriever(store, RetrieverConfig(workers=1))
+    retriever.embedded.build("twice", "c.jsonl.zst", AnalyzerSettings(), 1.2, 0.75)
+    index = retriever.embedded.open("twice")
     analyzer = DocumentAnalyzer(AnalyzerSettings())
     lucene = LuceneBM25Index()
     try:
-        for doc in labelled_documents():
+        for doc in docs:
             lucene.add_analyzed(doc.id, analyzer.analyze(doc.text).terms)
         lucene.commit()
-        for query in ["희망", "우울과 슬픔", "가족 저녁 식탁", "바다 여행 파도"]:
-            terms = Analyzer().terms(query)
-            theirs = lucene.search(terms, 10)
-            found, _ = index.search([(t, 1.0) for t in terms], Filters([], []), 10)
+        cases = [
+            (["희망"], None, 4),
+            (["우울", "슬픔"], None, 5),
+            (["가족", "저녁", "식탁"], None, 7),
+            (["바다", "여행", "파도"], None, 50),
+            (["가족", "바다"], [2.0, 1.0], 8),  # a repeated query word
+            (["희망", "내일", "빛"], [0.37, 0.21, 1.5], 10),  # RM3-style weights
+        ]
+        for terms, boosts, k in cases:
+            theirs = lucene.search(terms, k, boosts=boosts)
+            weighted = list(zip(terms, boosts or [1.0] * len(terms), strict=True))
+            found, total = index.search(weighted, Filters([], []), k)
             ours = [(index.meta[i]["id"], s) for i, s in found]
-            assert [i for i, _ in ours] == [i for i, _ in theirs], query
-            assert np.allclose([s for _, s in ours], [s for _, s in theirs], rtol=1e-5), query
+            assert len(theirs) == min(k, total) > 0, terms
+            assert ours == theirs, terms  # same documents, same order, bit-identical float32 scores
     finally:
         lucene.close()
 
