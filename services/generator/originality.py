@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,17 +100,9 @@ class OriginalityIndex:
         n = self.n
         covered = np.zeros(len(text), dtype=bool)
         longest = 0
-        i = 0
-        while i < len(hits):
-            if not hits[i]:
-                i += 1
-                continue
-            j = i
-            while j < len(hits) and hits[j]:
-                j += 1
+        for i, j in _runs(hits):
             covered[i : j - 1 + n] = True
             longest = max(longest, self._exact_longest(text, i, j - 1 + n))
-            i = j
         return CopyReport(longest, float(covered.mean()))
 
     def exceeds(self, text: str, limit: int) -> bool:
@@ -124,20 +116,11 @@ class OriginalityIndex:
             return False
         hits = self.gram_hits(text)
         n, size = self.n, max(limit + 1, self.n)
-        i = 0
-        while i < len(hits):
-            if not hits[i]:
-                i += 1
-                continue
-            j = i
-            while j < len(hits) and hits[j]:
-                j += 1
+        for i, j in _runs(hits):
             end = j - 1 + n  # the run covers text[i:end]
-            if end - i >= size:
-                for lo in range(i, end - size + 1):
-                    if text[lo : lo + size] in self._text:
-                        return True
-            i = j
+            for lo in range(i, end - size + 1):
+                if text[lo : lo + size] in self._text:
+                    return True
         return False
 
     def _exact_longest(self, text: str, start: int, end: int) -> int:
@@ -154,3 +137,17 @@ class OriginalityIndex:
                 lo += 1
                 hi = max(hi, lo + best + 1)
         return best
+
+
+def _runs(hits: Sequence[bool]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of consecutive true values in hits."""
+    i, size = 0, len(hits)
+    while i < size:
+        if not hits[i]:
+            i += 1
+            continue
+        j = i
+        while j < size and hits[j]:
+            j += 1
+        yield i, j
+        i = j

@@ -212,17 +212,7 @@ class LuceneBM25Index:
 
     def add_analyzed(self, doc_id: str, terms: Sequence[str]) -> None:
         """Index a document whose Nori terms are already known (joined by spaces: terms have none)."""
-        from org.apache.lucene.document import (  # type: ignore[import-not-found]
-            Document,
-            Field,
-            StringField,
-            TextField,
-        )
-
-        doc = Document()
-        doc.add(StringField("id", doc_id, Field.Store.YES))
-        doc.add(TextField("text", " ".join(terms), Field.Store.NO))
-        self._writer.addDocument(doc)
+        self.add_text(doc_id, " ".join(terms))
 
     def add_text(self, doc_id: str, text: str) -> None:
         """Index a raw text with the index's own analyzer (Nori, when built with nori_analyzer())."""
