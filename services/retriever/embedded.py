@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import zstandard
 
+from services.retriever import kernels
 from services.retriever.analyzer import Analyzer, AnalyzerSettings, dictionary_id, resolve_dictionary
 from services.retriever.bm25 import (
     LENGTH_TABLE,
@@ -30,7 +31,7 @@ from services.retriever.bm25 import (
     norm_bytes,
     norm_inverse_table,
 )
-from services.retriever.hits import Filters, SearchHit
+from services.retriever.hits import Filters, SearchHit, StoredHit
 from services.runtime import ArtifactStore, Document, FailedPrecondition, NotFound, read_corpus
 
 logger = logging.getLogger(__name__)
@@ -356,8 +357,10 @@ class EmbeddedIndex:
         norm_inverse = self._norm_inverse[self._norms[self._indices[start:end]]]
         return boosted_scores(weight, self._idf[tid], self._tf[start:end], norm_inverse)
 
-    def match(self, weighted_terms: Sequence[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
-        """Documents matching any term (ascending) and their float32 scores, all > 0."""
+    def _postings(
+        self, weighted_terms: Sequence[tuple[str, float]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The query's postings as ranges [starts, ends) of (documents, float32 clause scores)."""
         parts = []
         for term, weight in weighted_terms:
             tid = self._vocab.get(term)
@@ -366,42 +369,44 @@ class EmbeddedIndex:
             start, end = int(self._indptr[tid]), int(self._indptr[tid + 1])
             if end > start:
                 parts.append((tid, start, end, weight))
-        if not parts:
-            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-        if len(parts) == 1:
-            tid, start, end, weight = parts[0]
-            return self._indices[start:end], self._term_scores(tid, start, end, weight)
-        # Lucene sums a document's clause scores in double and rounds the sum to float; in double
-        # a sum of a few float32 values is exact, so the order of the terms does not matter.
-        postings = sum(end - start for _, start, end, _ in parts)
-        if postings * 4 < self.num_docs:
-            # Few postings: merge the sorted lists (a stable sort finds the runs) and sum per document.
-            docs = np.concatenate([self._indices[s:e] for _, s, e, _ in parts])
-            scores = np.concatenate([self._term_scores(*part) for part in parts])
-            order = np.argsort(docs, kind="stable")
-            docs, scores = docs[order], scores[order]
-            first = np.empty(len(docs), dtype=bool)
-            first[0] = True
-            np.not_equal(docs[1:], docs[:-1], out=first[1:])
-            starts = np.flatnonzero(first)
-            return docs[starts], np.add.reduceat(scores, starts, dtype=np.float64).astype(np.float32)
-        # Many postings: add into a per-thread accumulator over all documents, cleared after use.
+        if all(weight == 1.0 for *_, weight in parts):
+            # The stored scores are the clause scores: read them straight from the postings.
+            starts = np.array([part[1] for part in parts], dtype=np.int64)
+            ends = np.array([part[2] for part in parts], dtype=np.int64)
+            return self._indices, self._data, starts, ends
+        indices = np.concatenate([self._indices[s:e] for _, s, e, _ in parts])
+        scores = np.concatenate([self._term_scores(*part) for part in parts])
+        lengths = np.array([e - s for _, s, e, _ in parts], dtype=np.int64)
+        ends = np.cumsum(lengths)
+        indices.flags.writeable = scores.flags.writeable = False  # as the memmaps: one compiled signature
+        return indices, scores, ends - lengths, ends
+
+    def _accumulator(self) -> np.ndarray:
+        """This thread's float64 scratch space over all documents (all zero between queries)."""
         acc = getattr(self._local, "acc", None)
         if acc is None:
             acc = self._local.acc = np.zeros(self.num_docs, dtype=np.float64)
-        for part in parts:
-            # Within one term each document appears once, so fancy-index addition is exact.
-            acc[self._indices[part[1] : part[2]]] += self._term_scores(*part)
-        docs = np.flatnonzero(acc)  # every posting's score is > 0 (idf > 0, boosts > 0)
-        scores = acc[docs].astype(np.float32)
-        acc[docs] = 0.0
-        return docs, scores
+        return acc
 
-    def _filter_posting(self, term: str) -> np.ndarray:
+    def match(self, weighted_terms: Sequence[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Documents matching any term (ascending) and their float32 scores, all > 0.
+
+        Lucene sums a document's clause scores in double and rounds the sum to float; in double a
+        sum of a few float32 values is exact, so the order of the terms does not matter."""
+        docs, scores = kernels.accumulate(*self._postings(weighted_terms), self._accumulator())
+        order = np.argsort(docs, kind="stable")
+        return docs[order], scores[order]
+
+    def _filter_range(self, term: str) -> tuple[int, int]:
+        """Where a filter term's documents lie in the filter postings (empty when it is unknown)."""
         tid = self._fvocab.get(term)
         if tid is None:
-            return self._findices[:0]
-        return self._findices[int(self._findptr[tid]) : int(self._findptr[tid + 1])]
+            return 0, 0
+        return int(self._findptr[tid]), int(self._findptr[tid + 1])
+
+    def _filter_posting(self, term: str) -> np.ndarray:
+        start, end = self._filter_range(term)
+        return self._findices[start:end]
 
     def contains(self, term: str, docs: np.ndarray) -> np.ndarray:
         """Which of the (ascending) documents contain a term of the analysis without stop tags."""
@@ -433,21 +438,26 @@ class EmbeddedIndex:
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """Top k documents and float32 scores (score > 0, passing the filters), best first, and how
         many matched."""
-        docs, scores = self.match(weighted_terms)
-        if len(docs) and (filters.required or filters.excluded):
-            keep = self._passing(filters, docs)
-            docs, scores = docs[keep], scores[keep]
-        total = len(docs)
-        if total > k:
-            # Lucene's order: score descending, ties to the lower document number; so of the
-            # documents tied with the k-th score only the first ones (in corpus order) get in.
-            kth = np.partition(scores, total - k)[total - k]
-            above = np.flatnonzero(scores > kth)
-            tied = np.flatnonzero(scores == kth)[: k - len(above)]
-            keep = np.concatenate((above, tied))
-            docs, scores = docs[keep], scores[keep]
-        order = np.lexsort((docs, -scores))
-        return docs[order], scores[order], total
+        if filters.excluded:
+            docs, scores = kernels.accumulate(*self._postings(weighted_terms), self._accumulator())
+            if len(docs):
+                keep = self._passing(filters, docs)
+                docs, scores = docs[keep], scores[keep]
+            docs.flags.writeable = scores.flags.writeable = False
+            top_docs, top_scores = kernels.top_k(docs, scores, k)
+            return top_docs, top_scores, len(docs)
+        # Summing, the required filter terms and the top k in one compiled pass.
+        ranges = [self._filter_range(term) for term in filters.required]
+        required_starts = np.array([r[0] for r in ranges], dtype=np.int64)
+        required_ends = np.array([r[1] for r in ranges], dtype=np.int64)
+        return kernels.search(
+            *self._postings(weighted_terms),
+            self._accumulator(),
+            k,
+            self._findices,
+            required_starts,
+            required_ends,
+        )
 
     def search(
         self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
@@ -461,19 +471,13 @@ class EmbeddedIndex:
     ) -> tuple[list[SearchHit], int]:
         """Like search, as hits whose stored documents are read only when used (texts only if asked)."""
         docs, scores, total = self.top(weighted_terms, filters, k)
-        ids = self.ids
         positions = docs.tolist()
-        hits = map(
-            SearchHit,
-            repeat(None),
-            scores.tolist(),
-            repeat(""),
-            [ids[i] for i in positions],
-            repeat(self),
-            positions,
-            repeat(with_text),
-        )
+        load = self.document if with_text else self._document_without_text
+        hits = map(StoredHit, map(self.ids.__getitem__, positions), scores.tolist(), repeat(load), positions)
         return list(hits), total
+
+    def _document_without_text(self, doc_index: int) -> Document:
+        return self.document(doc_index, with_text=False)
 
     def text(self, doc_index: int) -> str:
         """The full text of a document."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from services.runtime import Document
 
@@ -16,50 +16,54 @@ class Filters:
     excluded: list[list[str]]
 
 
-class DocumentSource(Protocol):
-    """Where a hit's stored document is read from (an embedded index)."""
-
-    def document(self, doc_index: int, *, with_text: bool = True) -> Document:
-        """The stored document at that position."""
-        ...
-
-
 class SearchHit:
     """One hit, backend-independent: id and score at once, the stored document when first asked for.
 
-    `SearchHit(document, score)` holds its document; the embedded backend instead passes the id,
-    its index and the document's position (positionally: a query builds up to 10,000 hits and
-    most callers read a few fields of some of them), and the document is read on first use."""
+    `SearchHit(document, score)` holds its document. The embedded backend builds `StoredHit`s
+    instead: a query makes up to 10,000 hits and most callers read a few fields of some of them,
+    so a stored hit keeps only the id, the score and how to read its document."""
 
-    __slots__ = ("_doc_index", "_document", "_source", "_with_text", "id", "score", "snippet")
+    __slots__ = ("_doc_index", "_document", "_load", "_snippet", "id", "score")
 
-    def __init__(
-        self,
-        document: Document | None,
-        score: float,
-        snippet: str = "",
-        id: str | None = None,
-        source: DocumentSource | None = None,
-        doc_index: int = -1,
-        with_text: bool = True,
-    ) -> None:
-        if document is None and (id is None or source is None):
-            raise ValueError("a hit needs its document, or its id and the index that stores it")
+    def __init__(self, document: Document, score: float, snippet: str = "") -> None:
         self._document = document
-        self.id: str = document.id if id is None else id  # type: ignore[union-attr]
+        self.id: str = document.id
         self.score = score
-        self.snippet = snippet
-        self._source = source
-        self._doc_index = doc_index
-        self._with_text = with_text
+        self._snippet = snippet
 
     @property
     def document(self) -> Document:
-        """The stored document (read once, on first access)."""
-        if self._document is None:
-            assert self._source is not None
-            self._document = self._source.document(self._doc_index, with_text=self._with_text)
-        return self._document
+        """The document (read from its index once, on first access, for a stored hit)."""
+        try:
+            return self._document
+        except AttributeError:  # a stored hit not read yet
+            self._document = self._load(self._doc_index)
+            return self._document
+
+    @property
+    def snippet(self) -> str:
+        """The highlighted snippet ("" until the query layer adds one)."""
+        try:
+            return self._snippet
+        except AttributeError:
+            return ""
+
+    @snippet.setter
+    def snippet(self, value: str) -> None:
+        self._snippet = value
 
     def __repr__(self) -> str:
         return f"SearchHit(id={self.id!r}, score={self.score!r})"
+
+
+class StoredHit(SearchHit):
+    """A hit whose document is read by `load(doc_index)` when first used."""
+
+    __slots__ = ()
+
+    def __init__(self, id: str, score: float, load: Callable[[int], Document], doc_index: int) -> None:
+        # Four fields only: building 100 hits is a visible part of a query's cost.
+        self.id = id
+        self.score = score
+        self._load = load
+        self._doc_index = doc_index

@@ -19,6 +19,7 @@ from torch import nn
 
 from services.runtime import ArtifactStore, InvalidArgument, JobCancelled, NotFound, ResourceExhausted
 from services.trainer.data import Packed
+from services.trainer.prefix import FrozenPrefix
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class TrainSettings:
     gradient_checkpointing: bool = False
     save_every_steps: int = 200  # also at every epoch end
     early_stopping_patience: int = 2  # epochs without a better valid loss; 0 turns it off
+    # CPU memory for the frozen lower blocks' outputs, kept so those blocks run once per block of
+    # text rather than once per epoch (services/trainer/prefix.py); 0 turns the cache off.
+    frozen_cache_mb: int = 4096
     seed: int = 42
     max_grad_norm: float = 1.0
 
@@ -61,6 +65,7 @@ class TrainSettings:
             ("precision", self.precision in PRECISIONS, f"must be one of {', '.join(PRECISIONS)}"),
             ("save_every_steps", self.save_every_steps >= 1, "must be at least 1"),
             ("early_stopping_patience", self.early_stopping_patience >= 0, "must not be negative"),
+            ("frozen_cache_mb", 0 <= self.frozen_cache_mb <= 2**24, "must be 0..16777216 (MB)"),
             ("seed", 0 <= self.seed < 2**63, "must be in [0, 2^63)"),
             ("max_grad_norm", self.max_grad_norm > 0, "must be positive"),
         ]
@@ -371,7 +376,14 @@ def causal_lm_loss(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return nn.functional.cross_entropy(flat, targets, ignore_index=IGNORE_INDEX)
 
 
-def evaluate(model: nn.Module, blocks: torch.Tensor, batch: int, device: torch.device, amp: Any) -> float:
+def evaluate(
+    model: nn.Module,
+    blocks: torch.Tensor,
+    batch: int,
+    device: torch.device,
+    amp: Any,
+    prefix: FrozenPrefix | None = None,
+) -> float:
     """Mean next-token loss over every valid token (perplexity = exp of it)."""
     was_training = model.training
     model.eval()
@@ -380,7 +392,9 @@ def evaluate(model: nn.Module, blocks: torch.Tensor, batch: int, device: torch.d
     with torch.no_grad():
         for start in range(0, len(blocks), batch):
             ids = blocks[start : start + batch].to(device)
-            with _autocast(device, amp):
+            rows = torch.arange(start, start + len(ids))
+            feeding = prefix.feeding("valid", rows) if prefix is not None else contextlib.nullcontext()
+            with feeding, _autocast(device, amp):
                 logits = model(input_ids=ids).logits
             loss = causal_lm_loss(logits, ids)
             n = ids.shape[0] * (ids.shape[1] - 1)
@@ -456,6 +470,13 @@ def train(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
 
+    # The frozen lower blocks' outputs, kept from the first pass over each block of text.
+    prefix = FrozenPrefix.attach(
+        model, {"train": len(data.train), "valid": len(data.valid)}, settings.frozen_cache_mb
+    )
+    if prefix is not None:
+        logger.info("frozen prefix: the lower %d blocks run once per block of text", prefix.depth)
+
     history = History()
     micro = step = 0
     resumed = checkpoints.load() if checkpoints is not None else None
@@ -506,11 +527,13 @@ def train(
             assert order is not None
             first, size = plan.group(micro)
             offset = (idx * world + rank) * bs
-            ids = data.train[order[offset : offset + bs]].to(device)
+            rows = order[offset : offset + bs]
+            ids = data.train[rows].to(device)
             last_in_group = micro == first + size - 1
             sync = contextlib.nullcontext() if (world == 1 or last_in_group) else wrapped.no_sync()
+            feeding = prefix.feeding("train", rows) if prefix is not None else contextlib.nullcontext()
             with sync:
-                with _autocast(device, amp):
+                with feeding, _autocast(device, amp):
                     logits = wrapped(input_ids=ids).logits
                 loss = causal_lm_loss(logits, ids)
                 scaled = loss / size
@@ -554,7 +577,7 @@ def train(
                 group_loss = 0.0
                 epoch_end = micro % plan.per_epoch == 0 or micro == plan.total_micro
                 if epoch_end:
-                    valid_loss = evaluate(model, data.valid, bs, device, amp)
+                    valid_loss = evaluate(model, data.valid, bs, device, amp, prefix)
                     train_losses = [s["loss"] for s in history.steps if s["epoch"] > epoch]
                     history.epochs.append(
                         {

@@ -8,6 +8,7 @@ from services.retriever.analyzer import AnalyzerSettings
 from services.retriever.config import RetrieverConfig
 from services.retriever.embedded import Filters
 from services.retriever.evaluation import mean_average_precision
+from services.retriever.hits import SearchHit
 from services.retriever.retriever import Retriever
 from services.retriever.search import QueryOptions, split_export
 from services.runtime import ArtifactStore, Document, write_corpus
@@ -78,7 +79,7 @@ def test_export_split_is_disjoint_deduplicated_and_keeps_scores(indexed) -> None
     _, retriever = indexed
     hits, _ = retriever.search("essays", "가족 함께 바다", QueryOptions(), 50, snippets=False)
     twin = hits[0].document
-    hits.append(type(hits[0])(Document(id="copy", text=twin.text + "  "), 0.1))
+    hits.append(SearchHit(Document(id="copy", text=twin.text + "  "), 0.1))
     train, valid, duplicates = split_export(hits, 0.25, seed=7)
     assert duplicates == 1
     assert not {d.id for d in train} & {d.id for d in valid}

@@ -1,0 +1,88 @@
+"""The compiled query kernels against a plain-Python reference: sums, filters, ties and top k."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from services.retriever import kernels
+
+
+def random_postings(
+    rng: random.Random, n_docs: int, n_terms: int, density: float
+) -> list[tuple[list[int], list[float]]]:
+    """Per term: ascending documents and float32 scores from a few values (so many ties)."""
+    values = [np.float32(v) for v in (0.5, 0.75, 1.25, 2.0, 3.5)]
+    out = []
+    for _ in range(n_terms):
+        docs = sorted(rng.sample(range(n_docs), max(1, int(n_docs * density * rng.random()))))
+        out.append((docs, [float(rng.choice(values)) for _ in docs]))
+    return out
+
+
+def flat(
+    postings: list[tuple[list[int], list[float]]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    indices = np.array([d for docs, _ in postings for d in docs], dtype=np.int32)
+    scores = np.array([s for _, sc in postings for s in sc], dtype=np.float32)
+    lengths = np.array([len(docs) for docs, _ in postings], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    indices.flags.writeable = scores.flags.writeable = False  # as the index's memory maps
+    return indices, scores, ends - lengths, ends
+
+
+def reference(postings, required: list[set[int]], k: int) -> tuple[list[int], list[float], int]:
+    summed: dict[int, float] = {}
+    for docs, scores in postings:
+        for d, s in zip(docs, scores, strict=True):
+            summed[d] = summed.get(d, 0.0) + float(np.float32(s))  # double sums, as Lucene
+    kept = [(float(np.float32(s)), d) for d, s in summed.items() if all(d in r for r in required)]
+    kept.sort(key=lambda x: (-x[0], x[1]))  # score descending, then the lower document first
+    return [d for _, d in kept[:k]], [s for s, _ in kept[:k]], len(kept)
+
+
+@pytest.mark.parametrize("density", [0.02, 0.3, 0.9])  # sparse, both paths, the dense scan
+def test_search_matches_the_reference(density: float) -> None:
+    rng = random.Random(int(density * 100))
+    n_docs = 600
+    acc = np.zeros(n_docs)
+    for trial in range(40):
+        postings = random_postings(rng, n_docs, rng.randint(1, 4), density)
+        filters = [set(rng.sample(range(n_docs), n_docs // 2)) for _ in range(trial % 3)]
+        required = np.array([d for f in filters for d in sorted(f)], dtype=np.int32)
+        sizes = np.array([len(f) for f in filters], dtype=np.int64)
+        required_ends = np.cumsum(sizes)
+        k = rng.choice([1, 5, 100, 10_000])
+        docs, scores, matched = kernels.search(
+            *flat(postings), acc, k, required, required_ends - sizes, required_ends
+        )
+        want_docs, want_scores, want_matched = reference(postings, filters, k)
+        assert (docs.tolist(), scores.tolist(), matched) == (want_docs, want_scores, want_matched)
+        assert not acc.any(), "the accumulator is left clean"
+
+
+def test_accumulate_and_top_k_match_the_reference() -> None:
+    rng = random.Random(7)
+    acc = np.zeros(300)
+    for _ in range(30):
+        postings = random_postings(rng, 300, rng.randint(1, 3), 0.4)
+        docs, scores = kernels.accumulate(*flat(postings), acc)
+        assert not acc.any()
+        want_docs, want_scores, _ = reference(postings, [], 10_000)
+        assert dict(zip(docs.tolist(), scores.tolist(), strict=True)) == dict(
+            zip(want_docs, want_scores, strict=True)
+        )
+        top_docs, top_scores = kernels.top_k(docs, scores, 7)
+        assert (top_docs.tolist(), top_scores.tolist()) == (want_docs[:7], want_scores[:7])
+
+
+def test_ties_at_the_cut_go_to_the_lower_documents() -> None:
+    # Twenty documents with one score: the top 5 are the five lowest document numbers.
+    postings = [(list(range(100, 120)), [1.5] * 20)]
+    empty = np.zeros(0, dtype=np.int64)
+    docs, scores, matched = kernels.search(
+        *flat(postings), np.zeros(200), 5, np.zeros(0, np.int32), empty, empty
+    )
+    assert docs.tolist() == [100, 101, 102, 103, 104] and scores.tolist() == [1.5] * 5 and matched == 20
