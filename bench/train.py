@@ -118,7 +118,9 @@ def bench_writers(
             data = pack_sets(tokenizer, subset[len(valid) :], valid, args.block)
             model, _ = models.load_pretrained(base_dir)
             settings = TrainSettings(
-                max_steps=args.writer_steps,
+                # As the service trains a writer: its default epochs (3), unless steps are given.
+                epochs=args.writer_epochs,
+                max_steps=args.writer_steps or None,
                 batch_size=args.batch,
                 block_size=args.block,
                 learning_rate=1e-3 if kind == "lora" else 3e-4,  # the trainer's writer defaults
@@ -193,9 +195,8 @@ def main(args: argparse.Namespace) -> None:
     base_dir = Path(tempfile.mkdtemp(prefix="base-"))
     ours_model.save_pretrained(str(base_dir))
     tokenizer.save_pretrained(str(base_dir))
-    print(
-        f"writers: 7 x {args.writer_steps} steps on {args.writer_docs} documents each, from the model trained above"
-    )
+    length = f"{args.writer_steps} steps" if args.writer_steps else f"{args.writer_epochs:g} epochs"
+    print(f"writers: 7 x {length} on {args.writer_docs} documents each, from the model trained above")
     w = bench_writers(base_dir, tokenizer, docs, args)
     full, lora = w["full"], w["lora"]
     print(
@@ -223,7 +224,10 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--block", type=int, default=128)
-    parser.add_argument("--writer-steps", type=int, default=12)
+    parser.add_argument(
+        "--writer-epochs", type=float, default=3.0, help="epochs per writer (the service's default)"
+    )
+    parser.add_argument("--writer-steps", type=int, default=0, help="optimizer steps per writer instead of epochs")
     parser.add_argument("--writer-docs", type=int, default=300)
     parser.add_argument(
         "--threads",

@@ -359,8 +359,8 @@ class EmbeddedIndex:
 
     def _postings(
         self, weighted_terms: Sequence[tuple[str, float]]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The query's postings as ranges [starts, ends) of (documents, float32 clause scores)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The query's postings: (documents, float32 clause scores, ranges [start0, end0, start1, ...])."""
         parts = []
         for term, weight in weighted_terms:
             tid = self._vocab.get(term)
@@ -371,15 +371,15 @@ class EmbeddedIndex:
                 parts.append((tid, start, end, weight))
         if all(weight == 1.0 for *_, weight in parts):
             # The stored scores are the clause scores: read them straight from the postings.
-            starts = np.array([part[1] for part in parts], dtype=np.int64)
-            ends = np.array([part[2] for part in parts], dtype=np.int64)
-            return self._indices, self._data, starts, ends
+            ranges = np.array([bound for part in parts for bound in part[1:3]], dtype=np.int64)
+            return self._indices, self._data, ranges
         indices = np.concatenate([self._indices[s:e] for _, s, e, _ in parts])
         scores = np.concatenate([self._term_scores(*part) for part in parts])
-        lengths = np.array([e - s for _, s, e, _ in parts], dtype=np.int64)
-        ends = np.cumsum(lengths)
+        ends = np.cumsum([e - s for _, s, e, _ in parts])
+        ranges = np.empty(2 * len(parts), dtype=np.int64)
+        ranges[0::2], ranges[1::2] = np.concatenate(([0], ends[:-1])), ends
         indices.flags.writeable = scores.flags.writeable = False  # as the memmaps: one compiled signature
-        return indices, scores, ends - lengths, ends
+        return indices, scores, ranges
 
     def _accumulator(self) -> np.ndarray:
         """This thread's float64 scratch space over all documents (all zero between queries)."""
@@ -438,8 +438,15 @@ class EmbeddedIndex:
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """Top k documents and float32 scores (score > 0, passing the filters), best first, and how
         many matched."""
+        docs, scores, matched = self._top(weighted_terms, filters, k)
+        return docs.copy(), scores.copy(), matched  # the views are this thread's scratch space
+
+    def _top(
+        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """As top(), but the arrays may be views of scratch space that the next query reuses."""
         if filters.excluded:
-            docs, scores = kernels.accumulate(*self._postings(weighted_terms), self._accumulator())
+            docs, scores = self.match(weighted_terms)
             if len(docs):
                 keep = self._passing(filters, docs)
                 docs, scores = docs[keep], scores[keep]
@@ -447,17 +454,30 @@ class EmbeddedIndex:
             top_docs, top_scores = kernels.top_k(docs, scores, k)
             return top_docs, top_scores, len(docs)
         # Summing, the required filter terms and the top k in one compiled pass.
-        ranges = [self._filter_range(term) for term in filters.required]
-        required_starts = np.array([r[0] for r in ranges], dtype=np.int64)
-        required_ends = np.array([r[1] for r in ranges], dtype=np.int64)
-        return kernels.search(
+        required = np.array(
+            [bound for term in filters.required for bound in self._filter_range(term)], dtype=np.int64
+        )
+        out_docs, out_scores = self._outputs(k)
+        matched = kernels.search(
             *self._postings(weighted_terms),
             self._accumulator(),
-            k,
             self._findices,
-            required_starts,
-            required_ends,
+            required,
+            out_docs,
+            out_scores,
         )
+        n = min(k, matched)
+        return out_docs[:n], out_scores[:n], matched
+
+    def _outputs(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """This thread's buffers for a top k (documents, scores)."""
+        out = getattr(self._local, "out", None)
+        if out is None or len(out[0]) < k:
+            out = self._local.out = (
+                np.empty(max(k, 1000), dtype=np.int32),
+                np.empty(max(k, 1000), dtype=np.float32),
+            )
+        return out[0][:k], out[1][:k]
 
     def search(
         self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
@@ -470,7 +490,7 @@ class EmbeddedIndex:
         self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int, *, with_text: bool = True
     ) -> tuple[list[SearchHit], int]:
         """Like search, as hits whose stored documents are read only when used (texts only if asked)."""
-        docs, scores, total = self.top(weighted_terms, filters, k)
+        docs, scores, total = self._top(weighted_terms, filters, k)
         positions = docs.tolist()
         load = self.document if with_text else self._document_without_text
         hits = map(StoredHit, map(self.ids.__getitem__, positions), scores.tolist(), repeat(load), positions)

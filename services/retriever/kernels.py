@@ -32,12 +32,14 @@ def accumulate_docs(
 
 @numba.njit(cache=True, nogil=True)
 def accumulate(
-    indices: np.ndarray, scores: np.ndarray, starts: np.ndarray, ends: np.ndarray, acc: np.ndarray
+    indices: np.ndarray, scores: np.ndarray, ranges: np.ndarray, acc: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Documents with a posting in any range [starts[i], ends[i]) and their summed float32 scores.
+    """Documents with a posting in any range [ranges[2i], ranges[2i + 1]) and their summed float32
+    scores.
 
     `acc` is float64 scratch space over all documents, all zero on entry and left all zero.
     Documents come out in the order first seen (ascending within one range)."""
+    starts, ends = ranges[0::2], ranges[1::2]
     total = 0
     for t in range(len(starts)):
         total += ends[t] - starts[t]
@@ -104,15 +106,22 @@ def _offer(heap: np.ndarray, size: int, key: np.uint64) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def _best(heap: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The kept rank keys as (documents, scores), best first."""
+def _write_best(heap: np.ndarray, size: int, docs: np.ndarray, scores: np.ndarray) -> None:
+    """The kept rank keys into docs[:size] and scores[:size], best first."""
     keys = np.sort(heap[:size])
-    docs = np.empty(size, dtype=np.int32)
-    bits = np.empty(size, dtype=np.uint32)
+    bits = scores.view(np.uint32)
     for i in range(size):
         docs[i] = np.int32(keys[i] & _LOW)
         bits[i] = np.uint32(_LOW - (keys[i] >> _SHIFT))
-    return docs, bits.view(np.float32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _best(heap: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The kept rank keys as (documents, scores), best first."""
+    docs = np.empty(size, dtype=np.int32)
+    scores = np.empty(size, dtype=np.float32)
+    _write_best(heap, size, docs, scores)
+    return docs, scores
 
 
 @numba.njit(cache=True, nogil=True)
@@ -133,19 +142,22 @@ def top_k(docs: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.
 def search(
     indices: np.ndarray,
     scores: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
+    ranges: np.ndarray,
     acc: np.ndarray,
-    k: int,
     required: np.ndarray,
-    required_starts: np.ndarray,
-    required_ends: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """The top k documents and scores of a query, best first, and how many documents matched.
+    required_ranges: np.ndarray,
+    out_docs: np.ndarray,
+    out_scores: np.ndarray,
+) -> int:
+    """A query's top k (k = len(out_docs)) written to out_docs/out_scores, best first; returns how
+    many documents matched (the first min(k, matched) outputs are set).
 
-    Sums the postings in ranges [starts[i], ends[i]) per document (as accumulate()), keeps only
-    documents found in every range [required_starts[r], required_ends[r]) of `required` (ascending
-    filter postings) and ranks them as top_k(), in one pass. `acc` is as for accumulate()."""
+    Sums the postings in the ranges [ranges[2i], ranges[2i + 1]) per document (as accumulate()),
+    keeps only documents found in every range [required_ranges[2r], required_ranges[2r + 1]) of
+    `required` (ascending filter postings) and ranks them as top_k(), in one pass. `acc` is as for
+    accumulate(). Results go to buffers the caller owns, as does `acc`: a call allocates little and
+    returns one integer, which keeps it cheap when the caches are cold (as between queries)."""
+    starts, ends = ranges[0::2], ranges[1::2]
     total = 0
     for t in range(len(starts)):
         total += ends[t] - starts[t]
@@ -161,12 +173,12 @@ def search(
         n_candidates = n_docs
     else:
         candidates, n_candidates = accumulate_docs(indices, scores, starts, ends, acc, total)
-    heap = np.empty(max(0, min(k, total)), dtype=np.uint64)
+    heap = np.empty(max(0, min(len(out_docs), total)), dtype=np.uint64)
     size = 0
     one = np.empty(1, dtype=np.float32)
     bits = one.view(np.uint32)
     matched = 0
-    n_required = len(required_starts)
+    n_required = len(required_ranges) // 2
     for i in range(n_candidates):
         d = np.uint32(i) if dense else np.uint32(candidates[i])
         summed = acc[d]
@@ -175,7 +187,7 @@ def search(
         acc[d] = 0.0
         passes = True
         for r in range(n_required):
-            if not _contains(required, required_starts[r], required_ends[r], d):
+            if not _contains(required, required_ranges[2 * r], required_ranges[2 * r + 1], d):
                 passes = False
                 break
         if passes:
@@ -184,5 +196,5 @@ def search(
             key = ((_LOW - np.uint64(bits[0])) << _SHIFT) | np.uint64(d)
             if size < len(heap) or (size > 0 and key < heap[0]):
                 size = _offer(heap, size, key)
-    top_docs, top_scores = _best(heap, size)
-    return top_docs, top_scores, matched
+    _write_best(heap, size, out_docs, out_scores)
+    return matched

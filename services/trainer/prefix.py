@@ -65,7 +65,7 @@ class FrozenPrefix:
         self.filled: dict[str, torch.Tensor] = {
             name: torch.zeros(n, dtype=torch.bool) for name, n in rows.items()
         }
-        self.enabled = True
+        self.off: set[str] = set()  # tensors whose activations are not kept (over the budget)
 
     @classmethod
     def attach(cls, model: nn.Module, rows: dict[str, int], budget_mb: int) -> FrozenPrefix | None:
@@ -82,7 +82,7 @@ class FrozenPrefix:
             logger.info(
                 "frozen prefix: block %d returns %s, not a tensor; not caching", self.depth - 1, type(hidden)
             )
-            self.enabled = False
+            self.off.update(self.rows)
             return
         kept = self.kept.get(name)
         if kept is None:
@@ -97,7 +97,7 @@ class FrozenPrefix:
                     size / 2**20,
                     self.budget / 2**20,
                 )
-                self.enabled = False
+                self.off.add(name)
                 return
             pin = hidden.device.type == "cuda"
             kept = self.kept[name] = torch.empty(shape, dtype=hidden.dtype, pin_memory=pin)
@@ -108,7 +108,7 @@ class FrozenPrefix:
     def feeding(self, name: str, rows: torch.Tensor) -> Iterator[None]:
         """Around one forward pass of the packed rows `rows` of tensor `name`: skip the frozen
         blocks when every row's activations are kept, else keep them from this pass."""
-        if not self.enabled:
+        if name in self.off:
             yield
             return
         for module in self.prefix:

@@ -30,7 +30,22 @@ def flat(
     lengths = np.array([len(docs) for docs, _ in postings], dtype=np.int64)
     ends = np.cumsum(lengths)
     indices.flags.writeable = scores.flags.writeable = False  # as the index's memory maps
-    return indices, scores, ends - lengths, ends
+    return indices, scores, interleave(ends - lengths, ends)
+
+
+def interleave(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """[start0, end0, start1, end1, ...], the kernels' form of ranges."""
+    ranges = np.empty(2 * len(starts), dtype=np.int64)
+    ranges[0::2], ranges[1::2] = starts, ends
+    return ranges
+
+
+def search(postings, acc: np.ndarray, k: int, required: np.ndarray, required_ranges: np.ndarray):
+    """kernels.search with fresh output buffers: (documents, scores, matched)."""
+    out_docs, out_scores = np.empty(k, dtype=np.int32), np.empty(k, dtype=np.float32)
+    matched = kernels.search(*flat(postings), acc, required, required_ranges, out_docs, out_scores)
+    n = min(k, matched)
+    return out_docs[:n], out_scores[:n], matched
 
 
 def reference(postings, required: list[set[int]], k: int) -> tuple[list[int], list[float], int]:
@@ -55,8 +70,8 @@ def test_search_matches_the_reference(density: float) -> None:
         sizes = np.array([len(f) for f in filters], dtype=np.int64)
         required_ends = np.cumsum(sizes)
         k = rng.choice([1, 5, 100, 10_000])
-        docs, scores, matched = kernels.search(
-            *flat(postings), acc, k, required, required_ends - sizes, required_ends
+        docs, scores, matched = search(
+            postings, acc, k, required, interleave(required_ends - sizes, required_ends)
         )
         want_docs, want_scores, want_matched = reference(postings, filters, k)
         assert (docs.tolist(), scores.tolist(), matched) == (want_docs, want_scores, want_matched)
@@ -81,8 +96,5 @@ def test_accumulate_and_top_k_match_the_reference() -> None:
 def test_ties_at_the_cut_go_to_the_lower_documents() -> None:
     # Twenty documents with one score: the top 5 are the five lowest document numbers.
     postings = [(list(range(100, 120)), [1.5] * 20)]
-    empty = np.zeros(0, dtype=np.int64)
-    docs, scores, matched = kernels.search(
-        *flat(postings), np.zeros(200), 5, np.zeros(0, np.int32), empty, empty
-    )
+    docs, scores, matched = search(postings, np.zeros(200), 5, np.zeros(0, np.int32), np.zeros(0, np.int64))
     assert docs.tolist() == [100, 101, 102, 103, 104] and scores.tolist() == [1.5] * 5 and matched == 20

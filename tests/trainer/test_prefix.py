@@ -90,3 +90,16 @@ def test_frozen_blocks_run_without_dropout_while_cached(small_tokenizer: Any) ->
     settings = TrainSettings(max_steps=2, batch_size=4, block_size=32, early_stopping_patience=0)
     train(model, packed(small_tokenizer), settings)
     assert modes and all(modes_pair == (False, True) for modes_pair in modes[:2])
+
+
+def test_what_does_not_fit_the_budget_is_recomputed_and_the_rest_kept(small_tokenizer: Any) -> None:
+    from services.trainer.prefix import FrozenPrefix
+
+    model = writer(small_tokenizer, "freeze")
+    # Rows of 32 x 64 floats (8 KB each): 10 train rows fit in 96 KB, 10 valid rows more do not.
+    prefix = FrozenPrefix(model, 2, {"train": 10, "valid": 10}, budget_bytes=96 * 1024)
+    hidden = torch.randn(4, 32, 64)
+    prefix._store("train", torch.arange(4), hidden)
+    prefix._store("valid", torch.arange(4), hidden)
+    assert prefix.off == {"valid"} and torch.equal(prefix.kept["train"][:4], hidden)
+    assert prefix.filled["train"].tolist() == [True] * 4 + [False] * 6
