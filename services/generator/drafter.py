@@ -21,6 +21,7 @@ from services.generator.fastgpt2 import FastGPT2
 from services.generator.sampling import (
     NgramBans,
     SamplingSettings,
+    apply_repetition_penalty,
     draw,
     nucleus,
     sample_rows,
@@ -425,9 +426,7 @@ class Drafter:
         else:
             index = torch.tensor(active)
             logits, mask = logits[index], seen[index]
-        if s.repetition_penalty != 1.0:
-            p = s.repetition_penalty
-            logits = torch.where(mask, torch.where(logits > 0, logits / p, logits * p), logits)
+        apply_repetition_penalty(logits, mask, s.repetition_penalty)
         pendings = []
         for j, i in enumerate(active):
             row = rows[i]

@@ -114,19 +114,19 @@ class SentenceMemory:
             found = self._keys[sentence] = (norm, char_shingles(norm))
         return found
 
+    def _near(self, grams: set[str], other: set[str]) -> bool:
+        """Character 3-gram Jaccard at or above the threshold."""
+        union = len(grams | other)
+        return bool(union) and len(grams & other) / union >= self.near_threshold
+
     def near_any(self, sentence: str, others: list[str]) -> bool:
-        """True if sentence equals or nearly equals one of others (as SentenceMemory.same)."""
+        """True if sentence equals or nearly equals one of others."""
         norm, grams = self.key(sentence)
         if not norm:
             return False
         for other in others:
             other_norm, other_grams = self.key(other)
-            if not other_norm:
-                continue
-            if (
-                norm == other_norm
-                or len(grams & other_grams) / len(grams | other_grams) >= self.near_threshold
-            ):
+            if other_norm and (norm == other_norm or self._near(grams, other_grams)):
                 return True
         return False
 
@@ -137,22 +137,7 @@ class SentenceMemory:
             return False
         if norm in self._exact:
             return True
-        for other in self._shingles:
-            union = len(grams | other)
-            if union and len(grams & other) / union >= self.near_threshold:
-                return True
-        return False
-
-    @staticmethod
-    def same(a: str, b: str, threshold: float = 0.8) -> bool:
-        """True if two sentences are equal or nearly equal (character 3-gram Jaccard >= threshold)."""
-        na, nb = normalize_sentence(a), normalize_sentence(b)
-        if not na or not nb:
-            return False
-        if na == nb:
-            return True
-        ga, gb = char_shingles(na), char_shingles(nb)
-        return len(ga & gb) / len(ga | gb) >= threshold
+        return any(self._near(grams, other) for other in self._shingles)
 
     def add(self, sentence: str) -> None:
         """Remember an accepted sentence."""

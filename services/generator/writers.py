@@ -59,25 +59,19 @@ class WriterCard:
 
 @dataclass
 class TokenTables:
-    """Token ids the drafter treats specially, computed once per tokenizer."""
+    """Token ids the drafter treats specially, computed once per tokenizer, in the forms it applies
+    them in (one in-place op on a row of logits each)."""
 
-    newline: torch.Tensor  # tokens whose text contains a line break (paragraph ends)
     terminal: torch.Tensor  # tokens whose text ends a sentence (used to close the last sentence cleanly)
-    closing: torch.Tensor  # the short ones (at most 3 characters): what a sentence is closed with by force
     partial: torch.Tensor  # tokens that hold part of a character (their text alone has U+FFFD)
     eos: int | None
     texts: list[str]  # each token's text on its own
-    # Dense per-token forms of the sets above, so that one in-place op applies them to a row of logits.
-    paragraph_end: torch.Tensor = field(
-        default_factory=lambda: torch.zeros(0, dtype=torch.long)
-    )  # newline + eos
-    terminal_mask: torch.Tensor = field(default_factory=lambda: torch.zeros(0))  # 1.0 on terminal tokens
-    closing_mask: torch.Tensor = field(
-        default_factory=lambda: torch.zeros(0)
-    )  # 0 on closing tokens, -inf else
-    partial_ids: frozenset[int] = frozenset()
+    paragraph_end: torch.Tensor  # tokens whose text holds a line break, and eos: what ends a paragraph
+    terminal_mask: torch.Tensor  # 1.0 on terminal tokens, 0 else
+    closing_mask: torch.Tensor  # 0 on the short terminal tokens a sentence is closed with by force, -inf else
+    partial_ids: frozenset[int]
     # Each token's bytes when decoding a sequence is exactly joining them (byte-level BPE); else None.
-    token_bytes: list[bytes] | None = None
+    token_bytes: list[bytes] | None
 
     def decode(self, tokenizer: Any, ids: list[int]) -> str:
         """Text of ids as tokenizer.decode(ids, skip_special_tokens=True) gives it."""
@@ -154,9 +148,7 @@ def token_tables(tokenizer: Any) -> TokenTables:
     closing_mask[closing] = 0.0
     ends = sorted({*newline, *([eos] if eos is not None and eos < size else [])})
     return TokenTables(
-        newline=torch.tensor(newline, dtype=torch.long),
         terminal=torch.tensor(terminal, dtype=torch.long),
-        closing=torch.tensor(closing, dtype=torch.long),
         partial=torch.tensor(partial, dtype=torch.long),
         eos=eos,
         texts=texts,
@@ -166,23 +158,6 @@ def token_tables(tokenizer: Any) -> TokenTables:
         partial_ids=frozenset(partial),
         token_bytes=_byte_table(tokenizer, texts),
     )
-
-
-def _byte_level_alphabet() -> dict[str, int]:
-    """GPT-2's byte-level BPE alphabet: the printable character that stands for each byte."""
-    printable = [
-        *range(ord("!"), ord("~") + 1),
-        *range(ord("¡"), ord("¬") + 1),
-        *range(ord("®"), ord("ÿ") + 1),
-    ]
-    chars = list(printable)
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
 
 
 def _byte_table(tokenizer: Any, texts: list[str]) -> list[bytes] | None:
@@ -200,7 +175,9 @@ def _byte_table(tokenizer: Any, texts: list[str]) -> list[bytes] | None:
         or getattr(tokenizer, "clean_up_tokenization_spaces", False)
     ):
         return None
-    to_byte = _byte_level_alphabet()
+    from transformers.convert_slow_tokenizer import bytes_to_unicode  # GPT-2's byte <-> character map
+
+    to_byte = {char: byte for byte, char in bytes_to_unicode().items()}
     special = set(tokenizer.all_special_ids)
     table: list[bytes] = []
     for i, piece in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(texts))))):

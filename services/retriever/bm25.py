@@ -55,15 +55,16 @@ def norm_bytes(lengths: np.ndarray) -> np.ndarray:
     return out
 
 
-def quantized_lengths(lengths: np.ndarray) -> np.ndarray:
-    """Field lengths as Lucene sees them after the norm round trip."""
-    return LENGTH_TABLE[norm_bytes(lengths)]
+def norm_inverse(lengths: np.ndarray, avgdl: float, k1: float, b: float) -> np.ndarray:
+    """BM25Similarity's 1 / (k1 * ((1 - b) + b * length / avgdl)) of (quantized) lengths, in float32."""
+    k1f, bf, avg = np.float32(k1), np.float32(b), np.float32(avgdl)
+    lengths = np.asarray(lengths, dtype=np.float32)
+    return (np.float32(1.0) / (k1f * ((np.float32(1.0) - bf) + bf * lengths / avg))).astype(np.float32)
 
 
 def norm_inverse_table(avgdl: float, k1: float, b: float) -> np.ndarray:
-    """BM25Similarity's per-norm cache: 1 / (k1 * ((1 - b) + b * length / avgdl)), in float32."""
-    k1f, bf, avg = np.float32(k1), np.float32(b), np.float32(avgdl)
-    return (np.float32(1.0) / (k1f * ((np.float32(1.0) - bf) + bf * LENGTH_TABLE / avg))).astype(np.float32)
+    """BM25Similarity's per-norm cache: norm_inverse of the length each norm byte stands for."""
+    return norm_inverse(LENGTH_TABLE, avgdl, k1, b)
 
 
 def lucene_idf(doc_freq: np.ndarray, doc_count: int) -> np.ndarray:
@@ -76,13 +77,12 @@ def lucene_scores(
     tf: np.ndarray, doc_length: np.ndarray, idf: np.ndarray, avgdl: float, k1: float, b: float
 ) -> np.ndarray:
     """Per-posting scores as BM25Scorer computes them: weight - weight / (1 + freq * normInverse)."""
-    k1f, bf, avg = np.float32(k1), np.float32(b), np.float32(avgdl)
-    norm_inverse = np.float32(1.0) / (k1f * ((np.float32(1.0) - bf) + bf * doc_length / avg))
-    weight = idf.astype(np.float32)
-    return weight - weight / (np.float32(1.0) + tf.astype(np.float32) * norm_inverse.astype(np.float32))
+    return boosted_scores(1.0, idf, np.asarray(tf, dtype=np.float32), norm_inverse(doc_length, avgdl, k1, b))
 
 
-def boosted_scores(boost: float, idf: np.float32, tf: np.ndarray, norm_inverse: np.ndarray) -> np.ndarray:
-    """One term's scores under a boost, as BM25Scorer computes them: weight = boost * idf in float32."""
-    weight = np.float32(boost) * np.float32(idf)
-    return weight - weight / (np.float32(1.0) + tf * norm_inverse)
+def boosted_scores(
+    boost: float, idf: np.float32 | np.ndarray, tf: np.ndarray, inverse: np.ndarray
+) -> np.ndarray:
+    """Scores under a boost, as BM25Scorer computes them: weight = boost * idf first, in float32."""
+    weight = np.float32(boost) * np.asarray(idf, dtype=np.float32)
+    return weight - weight / (np.float32(1.0) + tf * inverse)

@@ -23,14 +23,7 @@ import zstandard
 
 from services.retriever import kernels
 from services.retriever.analyzer import Analyzer, AnalyzerSettings, dictionary_id, resolve_dictionary
-from services.retriever.bm25 import (
-    LENGTH_TABLE,
-    boosted_scores,
-    lucene_idf,
-    lucene_scores,
-    norm_bytes,
-    norm_inverse_table,
-)
+from services.retriever.bm25 import boosted_scores, lucene_idf, norm_bytes, norm_inverse_table
 from services.retriever.hits import Filters, SearchHit, StoredHit
 from services.runtime import ArtifactStore, Document, FailedPrecondition, NotFound, read_corpus
 
@@ -236,7 +229,9 @@ def build_index_files(
     doc_freq = np.bincount(term_ids, minlength=len(vocab))
     idf = lucene_idf(doc_freq, doc_count)
     norms = norm_bytes(lengths)
-    data = lucene_scores(tf, LENGTH_TABLE[norms][doc_ids], idf[term_ids], avgdl, k1, b).astype(np.float32)
+    data = boosted_scores(
+        1.0, idf[term_ids], tf.astype(np.float32), norm_inverse_table(avgdl, k1, b)[norms][doc_ids]
+    )
     indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
     np.cumsum(doc_freq, out=indptr[1:])
 
@@ -409,18 +404,12 @@ class EmbeddedIndex:
         return self._findices[start:end]
 
     def contains(self, term: str, docs: np.ndarray) -> np.ndarray:
-        """Which of the (ascending) documents contain a term of the analysis without stop tags."""
+        """Which of the documents (any order) contain a term of the analysis without stop tags."""
         posting = self._filter_posting(term)
         if len(posting) == 0 or len(docs) == 0:
             return np.zeros(len(docs), dtype=bool)
         at = np.minimum(np.searchsorted(posting, docs), len(posting) - 1)
         return posting[at] == docs
-
-    def filter_mask(self, filters: Filters) -> np.ndarray | None:
-        """Documents that pass the filters (None when there are none)."""
-        if not filters.required and not filters.excluded:
-            return None
-        return self._passing(filters, np.arange(self.num_docs))
 
     def _passing(self, filters: Filters, docs: np.ndarray) -> np.ndarray:
         keep = np.ones(len(docs), dtype=bool)
@@ -446,7 +435,7 @@ class EmbeddedIndex:
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """As top(), but the arrays may be views of scratch space that the next query reuses."""
         if filters.excluded:
-            docs, scores = self.match(weighted_terms)
+            docs, scores = kernels.accumulate(*self._postings(weighted_terms), self._accumulator())
             if len(docs):
                 keep = self._passing(filters, docs)
                 docs, scores = docs[keep], scores[keep]

@@ -11,7 +11,8 @@ blocks and validation blocks alike.
 The frozen blocks run in eval mode while the cache is on (no dropout in them: a fixed feature
 extractor), which is what makes their output reusable; the tiny preset has no dropout at all, so
 there the result is the same as without the cache. The kept activations live in CPU memory, within
-`TrainSettings.frozen_cache_mb`; a run whose activations would not fit trains without the cache.
+`TrainSettings.frozen_cache_mb`; a tensor (train or valid) whose activations would not fit runs
+through the frozen blocks every epoch, as without the cache.
 """
 
 from __future__ import annotations
@@ -30,14 +31,18 @@ from services.trainer.models import transformer_blocks
 logger = logging.getLogger(__name__)
 
 
+def _embeddings(model: nn.Module) -> list[nn.Module]:
+    """The input embeddings (token, position): what feeds the lowest block."""
+    return [m for m in model.modules() if isinstance(m, nn.Embedding)]
+
+
 def frozen_depth(model: nn.Module) -> int:
     """How many lower blocks have nothing to train, with the input embeddings frozen too (else 0)."""
     try:
         blocks = transformer_blocks(model)
     except InvalidArgument:  # not a model with one stack of blocks: nothing to skip
         return 0
-    embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding)]
-    if any(p.requires_grad for m in embeddings for p in m.parameters()):
+    if any(p.requires_grad for m in _embeddings(model) for p in m.parameters()):
         return 0
     depth = 0
     for block in blocks:
@@ -58,7 +63,7 @@ class FrozenPrefix:
     def __init__(self, model: nn.Module, depth: int, rows: dict[str, int], budget_bytes: int) -> None:
         self.blocks = transformer_blocks(model)
         self.depth = depth
-        self.prefix = [m for m in model.modules() if isinstance(m, nn.Embedding)] + list(self.blocks[:depth])
+        self.prefix = _embeddings(model) + list(self.blocks[:depth])
         self.rows = rows
         self.budget = budget_bytes
         self.kept: dict[str, torch.Tensor] = {}
