@@ -39,6 +39,10 @@ _DEFAULT_MAX_GROUPING = 24
 _CHAR_MAP_SIZE = 0xFFFF
 # Node fields (one int64 row per node).
 LC, RC, POSID, WCOST, TOKEN, SURFACE, LENGTH, RLENGTH, COST, PREV, ENEXT = range(11)
+# The small tables' array (int64): settings first, then each character class's unknown-word
+# entries (first, count), the left-space penalty per POS id, each matrix row's minimum.
+_SPACE, _LSIZE, _RSIZE, _MAX_GROUPING, _SYSTEM_TOKENS, _CLASSES = range(6)
+_META = 8
 _FIELDS = 11
 _INFINITE = np.int64(2147483647)
 
@@ -143,9 +147,9 @@ def _parse_line(
     darts, sys_tok, unk_tok, unk_range, char_map, matrix, penalty, settings, row_min = tables
     nodes, end_head, rc_state, lc_state, left, left_rc, left_cost, stamp, left_order = scratch
     out_token, out_start, out_length, out_rlength = out
-    space = np.uint32(settings[0])
-    lsize = settings[1]
-    max_grouping = settings[2]
+    space = np.uint32(settings[_SPACE])
+    lsize = settings[_LSIZE]
+    max_grouping = settings[_MAX_GROUPING]
     capacity = len(nodes)
     size = end - begin
     end_head[: size + 1] = -1
@@ -379,15 +383,51 @@ def _unknown(
 
 @numba.njit(cache=True, nogil=True)
 def parse_lines(
-    buf: np.ndarray, bounds: np.ndarray, tables: tuple, scratch: tuple, out: tuple, counts: np.ndarray
+    buf: np.ndarray,
+    bounds: np.ndarray,
+    darts: np.ndarray,
+    tokens: np.ndarray,
+    char_map: np.ndarray,
+    matrix: np.ndarray,
+    meta: np.ndarray,
+    nodes: np.ndarray,
+    work: np.ndarray,
+    out: np.ndarray,
 ) -> int:
     """Each line [bounds[2i], bounds[2i + 1]) of buf through the lattice, its best path appended to
-    the out arrays (token: a sys.dic index, or -1 - an unk.dic index; surface start and length in
+    out's rows 0-3 (token: a sys.dic index, or -1 - an unk.dic index; surface start and length in
     bytes; length with the whitespace MeCab skipped before it) and the path length so far to
-    counts[i]. Returns the path length, or -1 if scratch's node buffer is too small."""
+    out[4, i]. Returns the path length, or -1 if the node buffer is too small.
+
+    Few arguments on purpose: each array a call passes costs about a microsecond to check when the
+    CPU caches are cold, as they are for a query. `meta` and `work` pack the small tables and the
+    scratch space (see Lattice and _Scratch for their layouts)."""
+    lsize = meta[_LSIZE]
+    rsize = meta[_RSIZE]
+    n_sys = meta[_SYSTEM_TOKENS]
+    classes = meta[_CLASSES]
+    unk_range = meta[_META : _META + 2 * classes].reshape(classes, 2)
+    penalty_at = _META + 2 * classes
+    penalty = meta[penalty_at : penalty_at + 0x10000]
+    row_min = meta[penalty_at + 0x10000 : penalty_at + 0x10000 + rsize]
+    tables = (darts, tokens[:n_sys], tokens[n_sys:], unk_range, char_map, matrix, penalty, meta, row_min)
+    capacity = len(nodes)
+    at = 1
+    rc_state = work[at : at + 3 * lsize].reshape(3, lsize)
+    at += 3 * lsize
+    lc_state = work[at : at + 3 * rsize].reshape(3, rsize)
+    at += 3 * rsize
+    left = work[at : at + capacity]
+    left_rc = work[at + capacity : at + 2 * capacity]
+    left_cost = work[at + 2 * capacity : at + 3 * capacity]
+    left_order = work[at + 3 * capacity : at + 4 * capacity]
+    end_head = work[at + 4 * capacity :]
+    scratch = (nodes, end_head, rc_state, lc_state, left, left_rc, left_cost, work[0:1], left_order)
+    paths = (out[0], out[1], out[2], out[3])
+    counts = out[4]
     out_n = 0
     for i in range(len(bounds) // 2):
-        out_n = _parse_line(buf, bounds[2 * i], bounds[2 * i + 1], tables, scratch, out, out_n)
+        out_n = _parse_line(buf, bounds[2 * i], bounds[2 * i + 1], tables, scratch, paths, out_n)
         if out_n < 0:
             return -1
         counts[i] = out_n
@@ -409,32 +449,39 @@ def _exact_match(darts: np.ndarray, key: bytes) -> int:
 
 
 class _Scratch(threading.local):
-    """One thread's working space (grown as inputs ask) and output buffers."""
+    """One thread's working space and output buffers, grown as inputs ask.
+
+    `work` is int64: [0] the connect stamp, then per right context id (stamp, cost, node) and per
+    left context id the same, then a position's left nodes, their right ids, costs and end-list
+    order (node capacity each), then each byte position's end-list head (longest line + 1). `out`
+    rows: token, surface start, length, rlength, and path length after each line."""
 
     def __init__(self, lsize: int, rsize: int) -> None:
-        self.rc_state = np.zeros((3, lsize), dtype=np.int64)
-        self.lc_state = np.zeros((3, rsize), dtype=np.int64)
-        self.stamp = np.zeros(1, dtype=np.int64)
-        self.nodes_for(1 << 12)
-        self.out_for(1 << 12, 64)
+        self.lsize, self.rsize = lsize, rsize
+        self.nodes = np.empty((1 << 12, _FIELDS), dtype=np.int64)
+        self.work = np.zeros(1, dtype=np.int64)
+        self.out = np.empty((5, 0), dtype=np.int64)
+        self.fit(1 << 12, 1 << 12)
 
-    def nodes_for(self, capacity: int) -> None:
-        self.nodes = np.empty((capacity, _FIELDS), dtype=np.int64)
-        self.left = np.empty(capacity, dtype=np.int64)  # a position's left nodes: never more
-        self.left_rc = np.empty(capacity, dtype=np.int64)
-        self.left_cost = np.empty(capacity, dtype=np.int64)
-        self.left_order = np.empty(capacity, dtype=np.int64)
-
-    def out_for(self, size: int, lines: int) -> None:
-        self.out = tuple(np.empty(size, dtype=np.int64) for _ in range(4))
-        self.counts = np.empty(lines, dtype=np.int64)
-        self.end_head = np.empty(size + 1, dtype=np.int64)
+    def fit(self, nodes: int, size: int) -> None:
+        """Room for `nodes` nodes and `size` bytes (lines and path nodes never outnumber bytes + 1)."""
+        if nodes > len(self.nodes):
+            self.nodes = np.empty((nodes, _FIELDS), dtype=np.int64)
+        want = 1 + 3 * (self.lsize + self.rsize) + 4 * len(self.nodes) + size + 1
+        if want > len(self.work):
+            work = np.zeros(max(want, 2 * len(self.work)), dtype=np.int64)
+            work[0] = self.work[0]  # the stamp goes on: stale stamps in the states must not match
+            self.work = work
+        if size + 1 > self.out.shape[1]:
+            self.out = np.empty((5, max(size + 1, 2 * self.out.shape[1])), dtype=np.int64)
 
 
 class Lattice:
     """MeCab's best path through a compiled MeCab dictionary folder (thread-safe)."""
 
-    def __init__(self, dicdir: Path) -> None:
+    def __init__(self, dicdir: Path, *, space_penalty: bool = True) -> None:
+        """Loads a compiled MeCab dictionary folder; `space_penalty=False` leaves out mecab-ko's
+        left-space penalty (plain MeCab's lattice)."""
         dicdir = Path(dicdir)
         system = _read_dictionary(dicdir / "sys.dic", 0)
         unknown = _read_dictionary(dicdir / "unk.dic", 2)
@@ -472,7 +519,7 @@ class Lattice:
         self.penalty = np.zeros(0x10000, dtype=np.int64)
         pairs = rc.get("left-space-penalty-factor", "").replace(" ", "").split(",")
         seen: set[int] = set()
-        for i in range(0, len(pairs) - 1, 2):
+        for i in range(0, len(pairs) - 1 if space_penalty else 0, 2):
             posid, cost = int(pairs[i], 0), int(pairs[i + 1], 0)
             if posid not in seen:  # the first entry for a POS id is the one mecab-ko uses
                 self.penalty[posid] = cost
@@ -481,17 +528,16 @@ class Lattice:
         # for 1,024): a run of 3,000 letters is grouped from 24 letters on, MeCab's default.
         self.max_grouping = _DEFAULT_MAX_GROUPING
         self._scratch = _Scratch(lsize, rsize)
-        self._tables = (
-            self.darts,
-            self.sys_tok,
-            self.unk_tok,
-            np.stack([unk_first, unk_count], axis=1),
-            self.char_map,
-            self.matrix,
-            self.penalty,
-            np.array([int(self.space), lsize, self.max_grouping], dtype=np.int64),
-            self.matrix.reshape(rsize, lsize).min(axis=1).astype(np.int64),
-        )
+        meta = np.zeros(_META + 2 * classes + 0x10000 + rsize, dtype=np.int64)
+        meta[_SPACE], meta[_LSIZE], meta[_RSIZE] = int(self.space), lsize, rsize
+        meta[_MAX_GROUPING] = self.max_grouping
+        meta[_SYSTEM_TOKENS], meta[_CLASSES] = len(self.sys_tok), classes
+        meta[_META : _META + 2 * classes] = np.stack([unk_first, unk_count], axis=1).reshape(-1)
+        at = _META + 2 * classes
+        meta[at : at + 0x10000] = self.penalty
+        meta[at + 0x10000 :] = self.matrix.reshape(rsize, lsize).min(axis=1)  # each row's cheapest
+        self._meta = meta
+        self._tokens = np.concatenate([self.sys_tok, self.unk_tok])
 
     def parse(self, data: bytes, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
         """The best path of each line [bounds[2i], bounds[2i + 1]) of data (UTF-8, lines without a
@@ -499,27 +545,27 @@ class Lattice:
         thread's buffers: read them before the thread's next parse."""
         s = self._scratch
         lines = len(bounds) // 2
-        if len(data) + 1 > len(s.end_head) or lines > len(s.counts):
-            s.out_for(max(len(data) + 1, 2 * len(s.end_head)), max(lines, 2 * len(s.counts)))
+        if len(data) + 1 > s.out.shape[1]:
+            s.fit(len(s.nodes), len(data))
         buf = np.frombuffer(data, dtype=np.uint8)
         while True:
-            scratch = (
+            n = parse_lines(
+                buf,
+                bounds,
+                self.darts,
+                self._tokens,
+                self.char_map,
+                self.matrix,
+                self._meta,
                 s.nodes,
-                s.end_head,
-                s.rc_state,
-                s.lc_state,
-                s.left,
-                s.left_rc,
-                s.left_cost,
-                s.stamp,
-                s.left_order,
+                s.work,
+                s.out,
             )
-            n = parse_lines(buf, bounds, self._tables, scratch, s.out, s.counts)
             if n >= 0:
                 break
-            s.nodes_for(2 * len(s.nodes))  # a line with more nodes than ever before: again
-        token, start, length, rlength = (a[:n] for a in s.out)
-        return token, start, length, rlength, s.counts[:lines]
+            s.fit(2 * len(s.nodes), len(data))  # a line with more nodes than ever before: again
+        out = s.out
+        return out[0, :n], out[1, :n], out[2, :n], out[3, :n], out[4, :lines]
 
     def feature(self, token: int) -> str:
         """The feature string (MeCab's %H) of a sys.dic token (>= 0) or an unk.dic one (< 0)."""
