@@ -258,7 +258,7 @@ def _parse_line(
                     n = _unknown(nodes, n, unk_tok, unk_a, unk_k, begin2, begin3, start)
         # ---- connect ---------------------------------------------------------------------------
         # The left nodes that can win, in end-list order: per right context id, the first of the
-        # cheapest (rc_state rows: stamp, cost, node).
+        # cheapest (rc_state per id: stamp, cost, node).
         stamp[0] += 1
         mark = stamp[0]
         m = 0
@@ -266,10 +266,10 @@ def _parse_line(
         while ln >= 0:
             rc = nodes[ln, RC]
             cost = nodes[ln, COST]
-            if rc_state[0, rc] != mark or cost < rc_state[1, rc]:
-                rc_state[0, rc] = mark
-                rc_state[1, rc] = cost
-                rc_state[2, rc] = ln
+            if rc_state[rc, 0] != mark or cost < rc_state[rc, 1]:
+                rc_state[rc, 0] = mark
+                rc_state[rc, 1] = cost
+                rc_state[rc, 2] = ln
             left[m] = ln
             m += 1
             ln = nodes[ln, ENEXT]
@@ -277,7 +277,7 @@ def _parse_line(
         for i in range(m):
             ln = left[i]
             rc = nodes[ln, RC]
-            if rc_state[2, rc] == ln:
+            if rc_state[rc, 2] == ln:
                 # insertion by cost (stable: equal costs keep end-list order)
                 cost = nodes[ln, COST]
                 j = k
@@ -294,7 +294,7 @@ def _parse_line(
                 k += 1
         for r in range(n - 1, first_new - 1, -1):  # MeCab's begin list: newest first
             lc = nodes[r, LC]
-            if lc_state[0, lc] != mark:  # the best left node depends on lc alone
+            if lc_state[lc, 0] != mark:  # the best left node depends on lc alone
                 best = _INFINITE
                 best_i = 0
                 best_order = m
@@ -309,14 +309,14 @@ def _parse_line(
                         best = cost
                         best_i = i
                         best_order = left_order[i]
-                lc_state[0, lc] = mark
-                lc_state[1, lc] = best
-                lc_state[2, lc] = left[best_i]
-            cost = lc_state[1, lc] + nodes[r, WCOST]
+                lc_state[lc, 0] = mark
+                lc_state[lc, 1] = best
+                lc_state[lc, 2] = left[best_i]
+            cost = lc_state[lc, 1] + nodes[r, WCOST]
             if nodes[r, RLENGTH] != nodes[r, LENGTH]:
                 cost += penalty[nodes[r, POSID]]
             nodes[r, COST] = cost
-            nodes[r, PREV] = lc_state[2, lc]
+            nodes[r, PREV] = lc_state[lc, 2]
             x = pos + nodes[r, RLENGTH]
             if x <= size:  # MeCab files nodes running past the end where nothing reads them
                 nodes[r, ENEXT] = end_head[x]
@@ -413,9 +413,9 @@ def parse_lines(
     tables = (darts, tokens[:n_sys], tokens[n_sys:], unk_range, char_map, matrix, penalty, meta, row_min)
     capacity = len(nodes)
     at = 1
-    rc_state = work[at : at + 3 * lsize].reshape(3, lsize)
+    rc_state = work[at : at + 3 * lsize].reshape(lsize, 3)
     at += 3 * lsize
-    lc_state = work[at : at + 3 * rsize].reshape(3, rsize)
+    lc_state = work[at : at + 3 * rsize].reshape(rsize, 3)
     at += 3 * rsize
     left = work[at : at + capacity]
     left_rc = work[at + capacity : at + 2 * capacity]
@@ -451,8 +451,8 @@ def _exact_match(darts: np.ndarray, key: bytes) -> int:
 class _Scratch(threading.local):
     """One thread's working space and output buffers, grown as inputs ask.
 
-    `work` is int64: [0] the connect stamp, then per right context id (stamp, cost, node) and per
-    left context id the same, then a position's left nodes, their right ids, costs and end-list
+    `work` is int64: [0] the connect stamp, then per right context id (stamp, cost, node: one
+    cache line) and per left context id the same, then a position's left nodes, their right ids, costs and end-list
     order (node capacity each), then each byte position's end-list head (longest line + 1). `out`
     rows: token, surface start, length, rlength, and path length after each line."""
 
