@@ -90,6 +90,11 @@ _PUNCT_CLASS = "".join(
 # follows any character sharing a class with the last one skipped, so it would run on through the
 # symbols after the marker.
 _PUNCT_SPACES = re.compile(f"(?<=[{_PUNCT_CLASS}])(?<! ) +(?=[^{_PUNCT_CLASS}])")
+# The same over lines joined by newlines: a newline before spaces does not count, since each line
+# is marked as if alone (where nothing precedes its first character).
+_PUNCT_SPACES_JOINED = re.compile(
+    f"(?<=[{_PUNCT_CLASS.replace(re.escape(chr(10)), '')}])(?<! ) +(?=[^{_PUNCT_CLASS}])"
+)
 NORI_DIC_ENV = "SUPIL_NORI_DICDIR"
 # KoreanTokenizer.computeSpacePenalty: these left POS cost 3000 more after whitespace.
 NORI_SPACE_PENALTY_TAGS = frozenset({"E", "J", "VCP", "XSA", "XSN", "XSV"})
@@ -159,6 +164,14 @@ def _mark_punct_spaces(segment: str) -> str:
     if PUNCT_SPACE in segment:
         return segment  # already holds the marker: leave it as it is
     return _PUNCT_SPACES.sub(lambda m: PUNCT_SPACE * len(m.group()), segment)
+
+
+def _mark_lines(lines: list[str]) -> str:
+    """_mark_punct_spaces of each line (none holding a newline), joined by newlines, in one pass."""
+    joined = "\n".join(lines)
+    if PUNCT_SPACE in joined:  # such a line stays as it is: mark the others one by one
+        return "\n".join(map(_mark_punct_spaces, lines))
+    return _PUNCT_SPACES_JOINED.sub(lambda m: PUNCT_SPACE * len(m.group()), joined)
 
 
 def resolve_tag(tag: str) -> str:
@@ -339,10 +352,10 @@ class Analyzer:
         mark = _mark_punct_spaces if self._punct_space else str
         if self._lattice is not None:
             # one compiled call for all lines; offsets are not needed, only each node's terms
-            lines = [mark(line) for line in text.split("\n") if line.strip()]
+            lines = [line for line in text.split("\n") if line.strip()]
             if not lines:
                 return out
-            data, bounds = _encode_lines(lines)
+            data, bounds = _encode_joined(_mark_lines(lines) if self._punct_space else "\n".join(lines))
             tokens, starts, lengths, _, _ = self._lattice.parse(data, bounds)
             ids = tokens.tolist()
             found = list(map(self._node_terms.get, ids))  # None: an unknown word, or not seen yet
@@ -379,8 +392,8 @@ class Analyzer:
                     kept.append((line, offset))
                 offset += len(line) + 1
             if kept:
-                mark = _mark_punct_spaces if self._punct_space else str
-                plans = self._lines_plans([mark(line) for line, _ in kept])
+                lines = [line for line, _ in kept]
+                plans = self._lines_plans(_mark_lines(lines) if self._punct_space else "\n".join(lines))
                 for (line, base), line_plans in zip(kept, plans, strict=True):
                     self._emit_plans(line, base, line_plans, out, state)
             return
@@ -413,7 +426,7 @@ class Analyzer:
         if self._lattice is None:
             plans = self._mecab_plans(marked)
         else:
-            plans = self._lines_plans([marked])[0]
+            plans = self._lines_plans(marked)[0]
         self._emit_plans(segment, base, plans, out, state)
 
     def _emit_plans(
@@ -451,9 +464,10 @@ class Analyzer:
         plans = self._plans
         return [plans.get(row) or self._plan(row) for row in self._tagger().parse(segment).split("\n")]
 
-    def _lines_plans(self, lines: list[str]) -> list[list[_Plan]]:
-        """The plan of each node on the lattice's best path through each line, in one call."""
-        data, bounds = _encode_lines(lines)
+    def _lines_plans(self, joined: str) -> list[list[_Plan]]:
+        """The plan of each node on the lattice's best path through each of the lines joined by
+        newlines, in one call."""
+        data, bounds = _encode_joined(joined)
         tokens, starts, lengths, rlengths, counts = self._lattice.parse(data, bounds)
         node_plan = self._node_plan
         nodes = [
@@ -596,14 +610,18 @@ class Analyzer:
 
 
 def _encode_lines(lines: list[str]) -> tuple[bytes, np.ndarray]:
-    """Lines (none holding a newline) as one UTF-8 buffer and each line's [start, end) in it.
+    """Lines (none holding a newline) as one UTF-8 buffer and each line's [start, end) in it."""
+    return _encode_joined("\n".join(lines))
+
+
+def _encode_joined(joined: str) -> tuple[bytes, np.ndarray]:
+    """Lines joined by newlines as one UTF-8 buffer and each line's [start, end) in it.
 
     A line ends at its first NUL, as MeCab reads it (a C string)."""
-    encoded = [line.encode("utf-8") for line in lines]
-    data = b"\n".join(encoded)
+    data = joined.encode("utf-8")
     bounds = []
     start = 0
-    for line in encoded:
+    for line in data.split(b"\n"):
         end = start + len(line)
         bounds += (start, end)
         start = end + 1

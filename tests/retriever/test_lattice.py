@@ -115,7 +115,10 @@ def test_left_space_penalty_is_applied(dictionary: str) -> None:
 def test_analyzer_engines_agree(dictionary: str, mode: str) -> None:
     settings = AnalyzerSettings(decompound_mode=mode, user_dictionary=("세종시 세종 시", "수필가"))
     corpus = shared_paragraphs(300) if SHARED_CORPUS.exists() else []  # the fixtures run regardless
-    texts = [*AWKWARD, "세종시의 수필가는\n\n  가벼운 마음으로 걸었다.", "", *corpus]
+    lines_after_punctuation = (
+        "문장 끝.\n  다음 줄은 공백으로 시작한다.\n마침표 뒤 공백.  \n다음, 줄\n\x1f표시. 된 줄\n끝. 이다"
+    )
+    texts = [*AWKWARD, "세종시의 수필가는\n\n  가벼운 마음으로 걸었다.", lines_after_punctuation, "", *corpus]
     folder = NORI_DIC if dictionary == "nori" else "pypi"
     fast = Analyzer(settings, dictionary=folder)
     reference = Analyzer(settings, dictionary=folder, engine="mecab")
