@@ -609,11 +609,6 @@ class Analyzer:
         out.extend(parts)
 
 
-def _encode_lines(lines: list[str]) -> tuple[bytes, np.ndarray]:
-    """Lines (none holding a newline) as one UTF-8 buffer and each line's [start, end) in it."""
-    return _encode_joined("\n".join(lines))
-
-
 def _encode_joined(joined: str) -> tuple[bytes, np.ndarray]:
     """Lines joined by newlines as one UTF-8 buffer and each line's [start, end) in it.
 

@@ -10,7 +10,7 @@ import pytest
 from services.retriever.analyzer import (
     Analyzer,
     AnalyzerSettings,
-    _encode_lines,
+    _encode_joined,
     _mark_punct_spaces,
     resolve_dictionary,
     shared_lattice,
@@ -60,7 +60,7 @@ def mecab_rows(parse, line: str) -> list[str]:
 
 def lattice_rows(lat: Lattice, lines: list[str]) -> list[list[str]]:
     """MeCab's node format (%pL, %m, %H) for each line, from the compiled lattice."""
-    data, bounds = _encode_lines(lines)
+    data, bounds = _encode_joined("\n".join(lines))
     tokens, starts, lengths, rlengths, counts = lat.parse(data, bounds)
     out, first = [], 0
     for count in counts.tolist():
@@ -106,7 +106,7 @@ def test_left_space_penalty_is_applied(dictionary: str) -> None:
     plain = Lattice(folder, space_penalty=False)
     assert np.count_nonzero(plain.penalty) == 0
     line = "박 군!" if dictionary == "nori" else "사과 와 배"
-    data, bounds = _encode_lines([_mark_punct_spaces(line) if dictionary == "nori" else line])
+    data, bounds = _encode_joined(_mark_punct_spaces(line) if dictionary == "nori" else line)
     assert plain.parse(data, bounds)[0].tolist() != lattice(dictionary).parse(data, bounds)[0].tolist()
 
 
