@@ -309,7 +309,11 @@ class Analyzer:
         self._local = threading.local()
         self._lattice = shared_lattice(self.dicdir) if engine == "lattice" else None
         self._node_plans: dict[int, _Plan] = {}  # by sys.dic entry, whitespace left out
-        self._node_terms: dict[int, tuple[str, ...]] = {}  # the same plans' terms
+        self._terms = _TermTable(len(self._lattice.sys_tok)) if self._lattice is not None else None
+        if self._lattice is not None:
+            from services.retriever.lattice import gather_terms
+
+            self._gather_terms = gather_terms
         self._unknown_plans: dict[tuple[int, bytes], _Plan] = {}  # by unk.dic entry and surface
         self._mode = self.settings.decompound_mode
         self._stop = self.settings.stop_tags
@@ -357,15 +361,7 @@ class Analyzer:
                 return out
             data, bounds = _encode_joined(_mark_lines(lines) if self._punct_space else "\n".join(lines))
             tokens, starts, lengths, _, _ = self._lattice.parse(data, bounds)
-            ids = tokens.tolist()
-            found = list(map(self._node_terms.get, ids))  # None: an unknown word, or not seen yet
-            for i in np.flatnonzero(tokens < 0).tolist():
-                found[i] = self._node_plan(ids[i], data, int(starts[i]), int(lengths[i]))[5]
-            if None in found:
-                for i, terms in enumerate(found):
-                    if terms is None:
-                        found[i] = self._node_plan(ids[i], data, int(starts[i]), int(lengths[i]))[5]
-            return list(itertools.chain.from_iterable(found))
+            return self._gather(tokens, starts, lengths, data)
         plans = self._plans
         parse = self._tagger().parse
         # Offsets are not needed: each MeCab row's cached plan holds its terms, in order.
@@ -485,6 +481,37 @@ class Analyzer:
             first = count
         return out
 
+    def _gather(self, tokens: np.ndarray, starts: np.ndarray, lengths: np.ndarray, data: bytes) -> list[str]:
+        """The terms of a path's nodes, in order: known entries' term ids gathered in one compiled
+        pass, unknown words and entries seen for the first time through their plans."""
+        terms = self._terms
+        known = terms.first[np.maximum(tokens, 0)]
+        known[tokens < 0] = -1
+        missing = np.flatnonzero(known < 0)
+        ranges = np.empty(2 * len(missing), dtype=np.int64)
+        extra: list[int] = []
+        for j, i in enumerate(missing.tolist()):
+            token = int(tokens[i])
+            plan = self._node_plan(token, data, int(starts[i]), int(lengths[i]))
+            ids = terms.ids(plan[5])
+            if token >= 0:
+                terms.register(token, ids)
+            ranges[2 * j] = len(extra)
+            extra.extend(ids)
+            ranges[2 * j + 1] = len(extra)
+        out = np.empty(terms.longest * len(tokens) + len(extra), dtype=np.int64)
+        n = self._gather_terms(
+            tokens,
+            terms.first,
+            terms.count,
+            terms.flat,
+            missing,
+            ranges,
+            np.array(extra, dtype=np.int64),
+            out,
+        )
+        return list(map(terms.vocabulary.__getitem__, out[:n].tolist()))
+
     def _node_plan(self, token: int, data: bytes, start: int, length: int) -> _Plan:
         """What one lattice node emits, with no whitespace before it; cached by dictionary entry
         (an unknown word's by its entry and surface)."""
@@ -494,7 +521,6 @@ class Analyzer:
                 surface = data[start : start + length].decode("utf-8", "replace")
                 plan = self._morph_plan(length, f"{surface}\t{self._lattice.feature(token)}")
                 self._node_plans[token] = plan
-                self._node_terms[token] = plan[5]
             return plan
         key = (token, data[start : start + length])
         plan = self._unknown_plans.get(key)
@@ -626,6 +652,52 @@ def _encode_joined(joined: str) -> tuple[bytes, np.ndarray]:
             if nul >= 0:
                 bounds[i + 1] = nul
     return data, np.array(bounds, dtype=np.int64)
+
+
+class _TermTable:
+    """Each dictionary entry's terms as ids into one vocabulary, in arrays a compiled pass reads.
+
+    Entries are registered the first time a path holds them (under a lock: the arrays grow); a
+    reader that sees an entry's `first` set sees its ids, as they are written before it."""
+
+    def __init__(self, entries: int) -> None:
+        self.vocabulary: list[str] = []
+        self._index: dict[str, int] = {}
+        self.first = np.full(entries, -1, dtype=np.int64)
+        self.count = np.zeros(entries, dtype=np.int64)
+        self.flat = np.empty(1 << 16, dtype=np.int64)
+        self._used = 0
+        self.longest = 1  # the most terms one entry gives (sizes the output)
+        self._lock = threading.Lock()
+
+    def ids(self, terms: Sequence[str]) -> list[int]:
+        """The vocabulary ids of terms (new terms added)."""
+        out = []
+        for term in terms:
+            i = self._index.get(term)
+            if i is None:
+                with self._lock:
+                    i = self._index.get(term)
+                    if i is None:
+                        i = self._index[term] = len(self.vocabulary)
+                        self.vocabulary.append(term)
+            out.append(i)
+        return out
+
+    def register(self, entry: int, ids: list[int]) -> None:
+        """Records a dictionary entry's term ids (once)."""
+        with self._lock:
+            if self.first[entry] >= 0:
+                return
+            if self._used + len(ids) > len(self.flat):
+                flat = np.empty(2 * len(self.flat) + len(ids), dtype=np.int64)
+                flat[: self._used] = self.flat[: self._used]
+                self.flat = flat
+            self.flat[self._used : self._used + len(ids)] = ids
+            self.count[entry] = len(ids)
+            self.longest = max(self.longest, len(ids))
+            self.first[entry] = self._used
+            self._used += len(ids)
 
 
 _LATTICES: dict[str, Lattice] = {}

@@ -584,3 +584,37 @@ def _packed(tokens: np.ndarray) -> np.ndarray:
     out[:, 2] = tokens["posid"]
     out[:, 3] = tokens["wcost"]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def gather_terms(
+    tokens: np.ndarray,
+    first: np.ndarray,
+    count: np.ndarray,
+    flat: np.ndarray,
+    missing: np.ndarray,
+    missing_ranges: np.ndarray,
+    missing_flat: np.ndarray,
+    out: np.ndarray,
+) -> int:
+    """The term ids of a path's nodes, in order, into out; returns how many.
+
+    A dictionary entry t's ids are flat[first[t] : first[t] + count[t]]; the nodes listed in
+    `missing` (ascending; unknown words, entries not registered yet) take theirs from missing_flat,
+    [missing_ranges[2j], missing_ranges[2j + 1]) for the j-th."""
+    n = 0
+    j = 0
+    for i in range(len(tokens)):
+        if j < len(missing) and missing[j] == i:
+            a, b = missing_ranges[2 * j], missing_ranges[2 * j + 1]
+            for k in range(a, b):
+                out[n] = missing_flat[k]
+                n += 1
+            j += 1
+            continue
+        t = tokens[i]
+        a = first[t]
+        for k in range(a, a + count[t]):
+            out[n] = flat[k]
+            n += 1
+    return n
