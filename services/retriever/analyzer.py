@@ -663,8 +663,8 @@ class _TermTable:
     def __init__(self, entries: int) -> None:
         self.vocabulary: list[str] = []
         self._index: dict[str, int] = {}
-        self.first = np.full(entries, -1, dtype=np.int64)
-        self.count = np.zeros(entries, dtype=np.int64)
+        self.first = np.full(entries, -1, dtype=np.int32)  # 811,757 entries in Nori's dictionary
+        self.count = np.zeros(entries, dtype=np.int32)
         self.flat = np.empty(1 << 16, dtype=np.int64)
         self._used = 0
         self.longest = 1  # the most terms one entry gives (sizes the output)
