@@ -73,6 +73,7 @@ _EMPTY_PLAN: _Plan = (0, 0, 0, 0, (), ())
 # A user word beats any path through the dictionary, as Nori's user entries (cost -100000) do.
 USER_WORD_POS = "NNG"
 PLAN_CACHE_SIZE = 200_000
+TERM_TABLE_SIZE = 1_000_000  # distinct terms before an analyzer's term table starts over
 
 
 TIES_FILE = Path(__file__).with_name("data") / "nori_ties.json"
@@ -510,6 +511,8 @@ class Analyzer:
             np.array(extra, dtype=np.int64),
             out,
         )
+        if len(terms.vocabulary) > TERM_TABLE_SIZE:  # bounded: unknown words keep adding terms
+            self._terms = _TermTable(len(terms.first))  # callers still on the old table keep it
         return list(map(terms.vocabulary.__getitem__, out[:n].tolist()))
 
     def _node_plan(self, token: int, data: bytes, start: int, length: int) -> _Plan:

@@ -195,17 +195,7 @@ def _parse_line(
                 length = q - begin2
                 if n + count >= capacity:
                     return -1
-                for j in range(count):
-                    t = first + j
-                    nodes[n, LC] = sys_tok[t, 0]
-                    nodes[n, RC] = sys_tok[t, 1]
-                    nodes[n, POSID] = sys_tok[t, 2]
-                    nodes[n, WCOST] = sys_tok[t, 3]
-                    nodes[n, TOKEN] = t
-                    nodes[n, SURFACE] = begin2
-                    nodes[n, LENGTH] = length
-                    nodes[n, RLENGTH] = begin2 - start + length
-                    n += 1
+                n = _add_nodes(nodes, n, sys_tok, first, count, False, begin2, begin2 + length, start)
             if q >= stop:
                 break
             nxt = b + np.int64(buf[q]) + 1
@@ -227,7 +217,7 @@ def _parse_line(
             group_begin3 = -1
             done = False
             if begin3 > stop:
-                n = _unknown(nodes, n, unk_tok, unk_a, unk_k, begin2, begin3, start)
+                n = _add_nodes(nodes, n, unk_tok, unk_a, unk_k, True, begin2, begin3, start)
                 done = n > first_new
             if not done:
                 if group:
@@ -242,20 +232,20 @@ def _parse_line(
                         clen += 1
                         gc = info
                     if clen <= max_grouping:
-                        n = _unknown(nodes, n, unk_tok, unk_a, unk_k, begin2, g, start)
+                        n = _add_nodes(nodes, n, unk_tok, unk_a, unk_k, True, begin2, g, start)
                     group_begin3 = g
                 for _i in range(1, max_length + 1):
                     if begin3 > stop:
                         break
                     if begin3 == group_begin3:
                         continue
-                    n = _unknown(nodes, n, unk_tok, unk_a, unk_k, begin2, begin3, start)
+                    n = _add_nodes(nodes, n, unk_tok, unk_a, unk_k, True, begin2, begin3, start)
                     info, w = _char_info(buf, begin3, stop, char_map)
                     if not _kind_of(cinfo, info):
                         break
                     begin3 += w
                 if n == first_new:
-                    n = _unknown(nodes, n, unk_tok, unk_a, unk_k, begin2, begin3, start)
+                    n = _add_nodes(nodes, n, unk_tok, unk_a, unk_k, True, begin2, begin3, start)
         # ---- connect ---------------------------------------------------------------------------
         # The left nodes that can win, in end-list order: per right context id, the first of the
         # cheapest (rc_state per id: stamp, cost, node).
@@ -356,27 +346,30 @@ def _parse_line(
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _unknown(
+def _add_nodes(
     nodes: np.ndarray,
     n: int,
-    unk_tok: np.ndarray,
+    table: np.ndarray,
     first: int,
     count: int,
+    unknown: bool,
     begin2: int,
-    begin3: int,
+    end: int,
     start: int,
 ) -> int:
-    """MeCab's ADDUNKNWON: one node per unknown-word entry of the class, surface [begin2, begin3)."""
+    """One node per entry table[first : first + count], surface [begin2, end), looked up at start;
+    a dictionary entry's token is its index, an unknown word's -1 - its index (MeCab's ADDUNKNWON
+    for the unknown ones)."""
     for j in range(count):
         t = first + j
-        nodes[n, LC] = unk_tok[t, 0]
-        nodes[n, RC] = unk_tok[t, 1]
-        nodes[n, POSID] = unk_tok[t, 2]
-        nodes[n, WCOST] = unk_tok[t, 3]
-        nodes[n, TOKEN] = -1 - t
+        nodes[n, LC] = table[t, 0]
+        nodes[n, RC] = table[t, 1]
+        nodes[n, POSID] = table[t, 2]
+        nodes[n, WCOST] = table[t, 3]
+        nodes[n, TOKEN] = -1 - t if unknown else t
         nodes[n, SURFACE] = begin2
-        nodes[n, LENGTH] = begin3 - begin2
-        nodes[n, RLENGTH] = begin3 - start
+        nodes[n, LENGTH] = end - begin2
+        nodes[n, RLENGTH] = end - start
         n += 1
     return n
 

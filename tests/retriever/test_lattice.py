@@ -148,3 +148,16 @@ def test_bad_dictionary_folders_are_named(tmp_path: Path) -> None:
     (tmp_path / "matrix.bin").write_bytes((source / "matrix.bin").read_bytes()[:-2])
     with pytest.raises(DictionaryError, match=r"matrix\.bin does not hold"):
         Lattice(tmp_path)
+
+
+def test_term_table_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An analyzer's term table is bounded: when it starts over, terms come out the same."""
+    import services.retriever.analyzer as analyzer_module
+
+    monkeypatch.setattr(analyzer_module, "TERM_TABLE_SIZE", 5)
+    fast, reference = Analyzer(), Analyzer(engine="mecab")
+    tables = []  # held, so that no table's id is reused
+    for text in AWKWARD[:6] * 2:
+        tables.append(fast._terms)
+        assert fast.terms(text) == reference.terms(text), text[:40]
+    assert len({id(table) for table in tables}) > 2  # it did start over, more than once
