@@ -304,18 +304,17 @@ class Analyzer:
             raise InvalidArgument(f"unknown analyzer engine {engine!r}; expected one of {', '.join(ENGINES)}")
         self.settings = settings or AnalyzerSettings()
         self.dicdir = resolve_dictionary(dictionary)
-        self.engine = engine
         self._punct_space = self.dicdir is not None and _dictionary_format(self.dicdir) == NORI_DIC_FORMAT
         self._mecab_ko = mecab_ko
         self._local = threading.local()
         self._lattice = shared_lattice(self.dicdir) if engine == "lattice" else None
         self._node_plans: dict[int, _Plan] = {}  # by sys.dic entry, whitespace left out
-        self._terms = _TermTable(len(self._lattice.sys_tok)) if self._lattice is not None else None
+        self._unknown_plans: dict[tuple[int, bytes], _Plan] = {}  # by unk.dic entry and surface
         if self._lattice is not None:
             from services.retriever.lattice import gather_terms
 
+            self._terms = _TermTable(len(self._lattice.sys_tok))
             self._gather_terms = gather_terms
-        self._unknown_plans: dict[tuple[int, bytes], _Plan] = {}  # by unk.dic entry and surface
         self._mode = self.settings.decompound_mode
         self._stop = self.settings.stop_tags
         self._plans: dict[str, _Plan] = {}  # by MeCab row
@@ -352,17 +351,16 @@ class Analyzer:
         """Just the indexed terms of a text (the fast path used for indexing and queries)."""
         if self._user_re is not None:
             return [t.term for t in self.analyze(text)]
-        out: list[str] = []
-        extend = out.extend
-        mark = _mark_punct_spaces if self._punct_space else str
         if self._lattice is not None:
             # one compiled call for all lines; offsets are not needed, only each node's terms
             lines = [line for line in text.split("\n") if line.strip()]
             if not lines:
-                return out
-            data, bounds = _encode_joined(_mark_lines(lines) if self._punct_space else "\n".join(lines))
-            tokens, starts, lengths, _, _ = self._lattice.parse(data, bounds)
+                return []
+            data, tokens, starts, lengths, _, _ = self._parse(lines)
             return self._gather(tokens, starts, lengths, data)
+        out: list[str] = []
+        extend = out.extend
+        mark = _mark_punct_spaces if self._punct_space else str
         plans = self._plans
         parse = self._tagger().parse
         # Offsets are not needed: each MeCab row's cached plan holds its terms, in order.
@@ -389,8 +387,7 @@ class Analyzer:
                     kept.append((line, offset))
                 offset += len(line) + 1
             if kept:
-                lines = [line for line, _ in kept]
-                plans = self._lines_plans(_mark_lines(lines) if self._punct_space else "\n".join(lines))
+                plans = self._lines_plans([line for line, _ in kept])
                 for (line, base), line_plans in zip(kept, plans, strict=True):
                     self._emit_plans(line, base, line_plans, out, state)
             return
@@ -419,11 +416,10 @@ class Analyzer:
     def _mecab(self, segment: str, base: int, out: list[Token], state: list[int]) -> None:
         if not segment.strip():
             return
-        marked = _mark_punct_spaces(segment) if self._punct_space else segment
         if self._lattice is None:
-            plans = self._mecab_plans(marked)
+            plans = self._mecab_plans(_mark_punct_spaces(segment) if self._punct_space else segment)
         else:
-            plans = self._lines_plans(marked)[0]
+            plans = self._lines_plans([segment])[0]
         self._emit_plans(segment, base, plans, out, state)
 
     def _emit_plans(
@@ -461,11 +457,17 @@ class Analyzer:
         plans = self._plans
         return [plans.get(row) or self._plan(row) for row in self._tagger().parse(segment).split("\n")]
 
-    def _lines_plans(self, joined: str) -> list[list[_Plan]]:
-        """The plan of each node on the lattice's best path through each of the lines joined by
-        newlines, in one call."""
-        data, bounds = _encode_joined(joined)
-        tokens, starts, lengths, rlengths, counts = self._lattice.parse(data, bounds)
+    def _parse(
+        self, lines: list[str]
+    ) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Lines (none holding a newline) marked as Nori's dictionary wants, encoded and through
+        the lattice in one call: (the UTF-8 buffer, *Lattice.parse's arrays)."""
+        data, bounds = _encode_joined(_mark_lines(lines) if self._punct_space else "\n".join(lines))
+        return (data, *self._lattice.parse(data, bounds))
+
+    def _lines_plans(self, lines: list[str]) -> list[list[_Plan]]:
+        """The plan of each node on the lattice's best path through each line, in one call."""
+        data, tokens, starts, lengths, rlengths, counts = self._parse(lines)
         node_plan = self._node_plan
         nodes = [
             plan if rlength == length else (rlength - length, *plan[1:])
@@ -517,22 +519,17 @@ class Analyzer:
 
     def _node_plan(self, token: int, data: bytes, start: int, length: int) -> _Plan:
         """What one lattice node emits, with no whitespace before it; cached by dictionary entry
-        (an unknown word's by its entry and surface)."""
+        (an unknown word's by its entry and surface, bounded)."""
         if token >= 0:
-            plan = self._node_plans.get(token)
-            if plan is None:
-                surface = data[start : start + length].decode("utf-8", "replace")
-                plan = self._morph_plan(length, f"{surface}\t{self._lattice.feature(token)}")
-                self._node_plans[token] = plan
-            return plan
-        key = (token, data[start : start + length])
-        plan = self._unknown_plans.get(key)
+            cache, key = self._node_plans, token
+        else:
+            cache, key = self._unknown_plans, (token, data[start : start + length])
+        plan = cache.get(key)
         if plan is None:
-            if len(self._unknown_plans) >= PLAN_CACHE_SIZE:
-                self._unknown_plans.clear()  # bounded; the common ones come straight back
-            surface = key[1].decode("utf-8", "replace")
-            plan = self._morph_plan(length, f"{surface}\t{self._lattice.feature(token)}")
-            self._unknown_plans[key] = plan
+            if token < 0 and len(cache) >= PLAN_CACHE_SIZE:
+                cache.clear()  # the common ones come straight back
+            surface = data[start : start + length].decode("utf-8", "replace")
+            plan = cache[key] = self._morph_plan(length, f"{surface}\t{self._lattice.feature(token)}")
         return plan
 
     def _plan(self, row: str) -> _Plan:

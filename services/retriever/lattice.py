@@ -9,9 +9,11 @@ lengths), `connect` (for each new node, the first left node in end-list order wi
 cost; new nodes pushed on the front of their end lists) and mecab-ko's left-space penalty.
 
 What it does not do that MeCab does is redundant work: a new node's best left node depends only
-on its left context id, so it is found once per id and position; and of the left nodes sharing a
+on its left context id, so it is found once per id and position; of the left nodes sharing a
 right context id only the cheapest (the first in list order among equals) can win, so the others
-are not scanned. Both keep MeCab's choice exactly, order of ties included.
+are not scanned; and the left nodes are scanned cheapest first, stopping once a row's cheapest
+connection cost cannot bring the next one under the best. All keep MeCab's choice exactly, order
+of ties included.
 """
 
 from __future__ import annotations
@@ -132,6 +134,26 @@ def _kind_of(a: np.uint32, b: np.uint32) -> bool:
     return (a & b & 0x3FFFF) != 0
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _seek_other_type(
+    buf: np.ndarray, p: int, stop: int, c: np.uint32, char_map: np.ndarray
+) -> tuple[int, np.uint32, int, int]:
+    """MeCab's CharProperty::seekToOtherType: from p, skip characters sharing a class with the one
+    before (c at first). Returns where it stopped, the last character read (class bits and byte
+    length: the one that differed, or the last skipped at stop) and how many were skipped."""
+    info = c
+    mblen = 1
+    skipped = 0
+    while p != stop:
+        info, mblen = _char_info(buf, p, stop, char_map)
+        if not _kind_of(c, info):
+            break
+        p += mblen
+        skipped += 1
+        c = info
+    return p, info, mblen, skipped
+
+
 @numba.njit(cache=True, nogil=True)
 def _parse_line(
     buf: np.ndarray,
@@ -168,20 +190,8 @@ def _parse_line(
         start = begin + pos
         stop = end if end - start < 65535 else start + 65535
         # ---- Tokenizer::lookup -----------------------------------------------------------------
-        # skip MeCab's whitespace: characters sharing a class with the last one skipped
-        p = start
-        cinfo = space
-        mblen = 1
-        c = space
-        while p != stop:
-            info, w = _char_info(buf, p, stop, char_map)
-            cinfo = info
-            mblen = w
-            if not _kind_of(c, info):
-                break
-            p += w
-            c = info
-        begin2 = p
+        # skip MeCab's whitespace; cinfo and mblen are then the first character's after it
+        begin2, cinfo, mblen, _ = _seek_other_type(buf, start, stop, space, char_map)
         first_new = n
         # dictionary prefixes (Darts commonPrefixSearch), shortest first
         b = np.int64(darts[0])
@@ -221,16 +231,7 @@ def _parse_line(
                 done = n > first_new
             if not done:
                 if group:
-                    g = begin3
-                    gc = cinfo
-                    clen = 0
-                    while g != stop:
-                        info, w = _char_info(buf, g, stop, char_map)
-                        if not _kind_of(gc, info):
-                            break
-                        g += w
-                        clen += 1
-                        gc = info
+                    g, _, _, clen = _seek_other_type(buf, begin3, stop, cinfo, char_map)
                     if clen <= max_grouping:
                         n = _add_nodes(nodes, n, unk_tok, unk_a, unk_k, True, begin2, g, start)
                     group_begin3 = g
@@ -445,9 +446,9 @@ class _Scratch(threading.local):
     """One thread's working space and output buffers, grown as inputs ask.
 
     `work` is int64: [0] the connect stamp, then per right context id (stamp, cost, node: one
-    cache line) and per left context id the same, then a position's left nodes, their right ids, costs and end-list
-    order (node capacity each), then each byte position's end-list head (longest line + 1). `out`
-    rows: token, surface start, length, rlength, and path length after each line."""
+    cache line) and per left context id the same, then a position's left nodes, their right ids,
+    costs and end-list order (node capacity each), then each byte position's end-list head (longest
+    line + 1). `out` rows: token, surface start, length, rlength, and path length after each line."""
 
     def __init__(self, lsize: int, rsize: int) -> None:
         self.lsize, self.rsize = lsize, rsize
@@ -493,7 +494,6 @@ class Lattice:
             raise DictionaryError(f"{dicdir / 'char.bin'} is not a MeCab character table")
         names = [bytes(chars[4 + 32 * i : 4 + 32 * (i + 1)]).split(b"\0", 1)[0] for i in range(classes)]
         self.char_map = chars[4 + 32 * classes :].view("<u4")
-        self.space = np.uint32(self.char_map[0x20])
         unk_first = np.zeros(classes, dtype=np.int64)
         unk_count = np.zeros(classes, dtype=np.int64)
         for i, name in enumerate(names):
@@ -502,35 +502,33 @@ class Lattice:
                 raise DictionaryError(f"{dicdir / 'unk.dic'} has no entry for the class {name.decode()}")
             unk_first[i], unk_count[i] = value >> 8, value & 0xFF
         self.darts = system.darts
-        self.sys_tok = _packed(system.tokens)
-        self.unk_tok = _packed(unknown.tokens)
+        # every entry's ids and cost, dictionary entries first, one table (unknown words after)
+        self._tokens = _packed(np.concatenate([system.tokens, unknown.tokens]))
+        self.sys_tok = self._tokens[: len(system.tokens)]
+        self.unk_tok = self._tokens[len(system.tokens) :]
         self._sys_feature = system.tokens["feature"]
         self._unk_feature = unknown.tokens["feature"]
         self._sys_features = system.features
         self._unk_features = unknown.features
-        rc = _dicrc(dicdir / "dicrc")
-        self.penalty = np.zeros(0x10000, dtype=np.int64)
-        pairs = rc.get("left-space-penalty-factor", "").replace(" ", "").split(",")
+        self._scratch = _Scratch(lsize, rsize)
+        meta = np.zeros(_META + 2 * classes + 0x10000 + rsize, dtype=np.int64)
+        meta[_SPACE], meta[_LSIZE], meta[_RSIZE] = int(self.char_map[0x20]), lsize, rsize
+        # mecab-ko's tagger never applies dicrc's max-grouping-size (Nori's rebuilt dictionary asks
+        # for 1,024): a run of 3,000 letters is grouped from 24 letters on, MeCab's default.
+        meta[_MAX_GROUPING] = _DEFAULT_MAX_GROUPING
+        meta[_SYSTEM_TOKENS], meta[_CLASSES] = len(system.tokens), classes
+        meta[_META : _META + 2 * classes] = np.stack([unk_first, unk_count], axis=1).reshape(-1)
+        at = _META + 2 * classes
+        self.penalty = meta[at : at + 0x10000]  # mecab-ko's left-space penalty by POS id
+        pairs = _dicrc(dicdir / "dicrc").get("left-space-penalty-factor", "").replace(" ", "").split(",")
         seen: set[int] = set()
         for i in range(0, len(pairs) - 1 if space_penalty else 0, 2):
             posid, cost = int(pairs[i], 0), int(pairs[i + 1], 0)
             if posid not in seen:  # the first entry for a POS id is the one mecab-ko uses
                 self.penalty[posid] = cost
                 seen.add(posid)
-        # mecab-ko's tagger never applies dicrc's max-grouping-size (Nori's rebuilt dictionary asks
-        # for 1,024): a run of 3,000 letters is grouped from 24 letters on, MeCab's default.
-        self.max_grouping = _DEFAULT_MAX_GROUPING
-        self._scratch = _Scratch(lsize, rsize)
-        meta = np.zeros(_META + 2 * classes + 0x10000 + rsize, dtype=np.int64)
-        meta[_SPACE], meta[_LSIZE], meta[_RSIZE] = int(self.space), lsize, rsize
-        meta[_MAX_GROUPING] = self.max_grouping
-        meta[_SYSTEM_TOKENS], meta[_CLASSES] = len(self.sys_tok), classes
-        meta[_META : _META + 2 * classes] = np.stack([unk_first, unk_count], axis=1).reshape(-1)
-        at = _META + 2 * classes
-        meta[at : at + 0x10000] = self.penalty
         meta[at + 0x10000 :] = self.matrix.reshape(rsize, lsize).min(axis=1)  # each row's cheapest
         self._meta = meta
-        self._tokens = np.concatenate([self.sys_tok, self.unk_tok])
 
     def parse(self, data: bytes, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
         """The best path of each line [bounds[2i], bounds[2i + 1]) of data (UTF-8, lines without a
