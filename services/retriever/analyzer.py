@@ -485,36 +485,41 @@ class Analyzer:
         return out
 
     def _gather(self, tokens: np.ndarray, starts: np.ndarray, lengths: np.ndarray, data: bytes) -> list[str]:
-        """The terms of a path's nodes, in order: known entries' term ids gathered in one compiled
-        pass, unknown words and entries seen for the first time through their plans."""
+        """The terms of a path's nodes, in order, gathered as term ids in one compiled pass; unknown
+        words and entries seen for the first time go through their plans, then a second pass."""
         terms = self._terms
-        known = terms.first[np.maximum(tokens, 0)]
-        known[tokens < 0] = -1
-        missing = np.flatnonzero(known < 0)
-        ranges = np.empty(2 * len(missing), dtype=np.int64)
-        extra: list[int] = []
-        for j, i in enumerate(missing.tolist()):
-            token = int(tokens[i])
-            plan = self._node_plan(token, data, int(starts[i]), int(lengths[i]))
-            ids = terms.ids(plan[5])
-            if token >= 0:
-                terms.register(token, ids)
-            ranges[2 * j] = len(extra)
-            extra.extend(ids)
-            ranges[2 * j + 1] = len(extra)
-        out = np.empty(terms.longest * len(tokens) + len(extra), dtype=np.int64)
-        n = self._gather_terms(
-            tokens,
-            terms.first,
-            terms.count,
-            terms.flat,
-            missing,
-            ranges,
-            np.array(extra, dtype=np.int64),
-            out,
-        )
-        if len(terms.vocabulary) > TERM_TABLE_SIZE:  # bounded: unknown words keep adding terms
-            self._terms = _TermTable(len(terms.first))  # callers still on the old table keep it
+        out = np.empty(terms.longest * len(tokens), dtype=np.int64)
+        n = self._gather_terms(tokens, terms.first, terms.count, terms.flat, _NONE, _NONE, _NONE, out)
+        if n < 0:  # some nodes have no term ids yet
+            known = terms.first[np.maximum(tokens, 0)]
+            known[tokens < 0] = -1
+            missing = np.flatnonzero(known < 0)
+            ranges = np.empty(2 * len(missing), dtype=np.int64)
+            extra: list[int] = []
+            for j, i in enumerate(missing.tolist()):
+                token = int(tokens[i])
+                plan = self._node_plan(token, data, int(starts[i]), int(lengths[i]))
+                ids = terms.ids(plan[5])
+                if token >= 0:
+                    terms.register(token, ids)
+                ranges[2 * j] = len(extra)
+                extra.extend(ids)
+                ranges[2 * j + 1] = len(extra)
+            # exactly what the path needs: the entries listed as known keep the ids they had
+            size = int(terms.count[tokens[known >= 0]].sum()) + len(extra)
+            out = np.empty(size, dtype=np.int64)
+            n = self._gather_terms(
+                tokens,
+                terms.first,
+                terms.count,
+                terms.flat,
+                missing,
+                ranges,
+                np.array(extra, dtype=np.int64),
+                out,
+            )
+            if len(terms.vocabulary) > TERM_TABLE_SIZE:  # bounded: unknown words keep adding terms
+                self._terms = _TermTable(len(terms.first))  # callers still on the old table keep it
         return list(map(terms.vocabulary.__getitem__, out[:n].tolist()))
 
     def _node_plan(self, token: int, data: bytes, start: int, length: int) -> _Plan:
@@ -633,6 +638,9 @@ class Analyzer:
                 parts.append(Token(part_surface.lower(), tag, s, e, state[0], 1, "MORPHEME"))
             state[0] += 1
         out.extend(parts)
+
+
+_NONE = np.empty(0, dtype=np.int64)  # gather_terms' "nothing listed" (writeable, as the lists it gets)
 
 
 def _encode_joined(joined: str) -> tuple[bytes, np.ndarray]:

@@ -342,8 +342,34 @@ class EmbeddedIndex:
         self._offsets_list = [int(x) for x in self._offsets]  # Python ints: slicing mmap wants them
         with (path / "docs.jsonl").open(encoding="utf-8") as fh:
             self.meta = [json.loads(line) for line in fh]
-        self.ids = [m["id"] for m in self.meta]
+        self._set_ids([m["id"] for m in self.meta])
         self._local = threading.local()  # per-thread scratch space of match()
+
+    def _set_ids(self, ids: list[str]) -> None:
+        """Keep the documents' ids in one buffer, each followed by a newline, for join_ids (or as
+        a list when an id holds a newline itself)."""
+        joined = "".join(f"{i}\n" for i in ids).encode("utf-8")
+        if joined.count(b"\n") != len(ids):
+            self._ids: list[str] | None = ids
+            return
+        self._ids = None
+        self._id_bytes = np.frombuffer(joined, dtype=np.uint8)
+        self._id_starts = np.zeros(len(ids) + 1, dtype=np.int64)
+        self._id_starts[1:] = np.flatnonzero(self._id_bytes == ord("\n")) + 1
+        self._longest_id = int(np.diff(self._id_starts).max(initial=1))
+
+    def _id_strings(self, docs: np.ndarray) -> list[str]:
+        """The ids of documents (index numbers), in order."""
+        if self._ids is not None:
+            return list(map(self._ids.__getitem__, docs.tolist()))
+        if not len(docs):
+            return []
+        size = len(docs) * self._longest_id
+        out = getattr(self._local, "id_out", None)
+        if out is None or len(out) < size:
+            out = self._local.id_out = np.empty(max(size, 1 << 14), dtype=np.uint8)
+        n = kernels.join_ids(docs, self._id_bytes, self._id_starts, out)
+        return str(out[:n], "utf-8").split("\n")
 
     def _term_scores(self, tid: int, start: int, end: int, weight: float) -> np.ndarray:
         """One term's float32 scores over its postings, under a boost."""
@@ -482,7 +508,7 @@ class EmbeddedIndex:
         docs, scores, total = self._top(weighted_terms, filters, k)
         positions = docs.tolist()
         load = self.document if with_text else self._document_without_text
-        hits = map(StoredHit, map(self.ids.__getitem__, positions), scores.tolist(), repeat(load), positions)
+        hits = map(StoredHit, self._id_strings(docs), scores.tolist(), repeat(load), positions)
         return list(hits), total
 
     def _document_without_text(self, doc_index: int) -> Document:

@@ -208,6 +208,22 @@ def search(
     return matched
 
 
+@numba.njit(cache=True, nogil=True)
+def join_ids(docs: np.ndarray, id_bytes: np.ndarray, id_starts: np.ndarray, out: np.ndarray) -> int:
+    """The ids of documents `docs`, joined by newlines, written to out; returns the bytes written.
+
+    Document d's id and the newline after it are id_bytes[id_starts[d] : id_starts[d + 1]]. One
+    pass over a contiguous buffer: building a hit's id this way costs a few nanoseconds, against a
+    cache miss or two for each id kept as its own Python string."""
+    n = 0
+    for i in range(len(docs)):
+        d = np.uint32(docs[i])
+        for p in range(id_starts[d], id_starts[d + 1]):
+            out[n] = id_bytes[p]
+            n += 1
+    return max(n - 1, 0)  # without the last newline
+
+
 def warm_up() -> None:
     """Compile every kernel (or load it from numba's cache) for the types an index passes, so the
     first query does not wait for it; the service runs this in a thread as it starts."""
@@ -220,3 +236,7 @@ def warm_up() -> None:
     found, summed = accumulate(docs, scores, ranges, acc)
     found.flags.writeable = summed.flags.writeable = False
     top_k(found, summed, 1)
+    id_bytes = np.frombuffer(b"a\n", dtype=np.uint8)  # read-only, as an index's
+    join_ids(
+        np.zeros(1, dtype=np.int32), id_bytes, np.array([0, 2], dtype=np.int64), np.empty(2, dtype=np.uint8)
+    )

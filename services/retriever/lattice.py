@@ -588,11 +588,13 @@ def gather_terms(
     missing_flat: np.ndarray,
     out: np.ndarray,
 ) -> int:
-    """The term ids of a path's nodes, in order, into out; returns how many.
+    """The term ids of a path's nodes, in order, into out; returns how many, or -1 when a node
+    has no ids yet and is not listed in `missing` (so the first call can list nothing) or when
+    out is too small.
 
-    A dictionary entry t's ids are flat[first[t] : first[t] + count[t]]; the nodes listed in
-    `missing` (ascending; unknown words, entries not registered yet) take theirs from missing_flat,
-    [missing_ranges[2j], missing_ranges[2j + 1]) for the j-th."""
+    A dictionary entry t's ids are flat[first[t] : first[t] + count[t]] (first[t] < 0: none yet);
+    the nodes listed in `missing` (ascending; unknown words, entries not registered yet) take
+    theirs from missing_flat, [missing_ranges[2j], missing_ranges[2j + 1]) for the j-th."""
     n = 0
     j = 0
     for i in range(len(tokens)):
@@ -604,8 +606,13 @@ def gather_terms(
             j += 1
             continue
         t = tokens[i]
+        if t < 0:
+            return -1
         a = first[t]
-        for k in range(a, a + count[t]):
+        c = count[t]
+        if a < 0 or n + c > len(out) or a + c > len(flat):  # (or registered since the call began)
+            return -1
+        for k in range(a, a + c):
             out[n] = flat[k]
             n += 1
     return n

@@ -126,6 +126,33 @@ def test_hits_carry_ids_and_read_documents_on_use(indexed) -> None:
     assert bare[0].document.title == full[0].document.title != ""
 
 
+def test_hit_ids_come_back_exactly_as_the_documents_gave_them(tmp_path) -> None:
+    store = ArtifactStore(tmp_path)
+    texts = [d.text for d in labelled_documents()]
+    odd = ["수필-1", "a b", "😀/3", "x" * 300, "#", "a\tb", "é"]
+    for name, ids in (("plain", odd), ("newline", [*odd, "two\nlines"])):
+        docs = [Document(id=i, text=t, title="t") for i, t in zip(ids, texts, strict=False)]
+        write_corpus(store, f"{name}.jsonl.zst", docs)
+        retriever = Retriever(store, RetrieverConfig(workers=1))
+        retriever.embedded.build(name, f"{name}.jsonl.zst", AnalyzerSettings(), 1.2, 0.75)
+        index = retriever.embedded.open(name)
+        # an id holding a newline cannot be joined by newlines: that index keeps a list of ids
+        assert (index._ids is None) == (name == "plain")
+        for query in ("희망", "가족과 바다", "함께 걷는 길"):
+            hits, _ = retriever.search(name, query, QueryOptions(), 100, snippets=False, with_text=False)
+            docs_found, _, _ = index.top(planner_terms(retriever, name, query), Filters([], []), 100)
+            assert [h.id for h in hits] == [index.meta[d]["id"] for d in docs_found.tolist()]
+            assert [h.id for h in hits] == [h.document.id for h in hits]
+        every, _ = retriever.search(name, "희망 가족 바다 함께 길 사랑", QueryOptions(), 100, snippets=False)
+        assert {h.id for h in every} <= set(ids) and len(every) >= 3
+
+
+def planner_terms(retriever: Retriever, name: str, query: str) -> list[tuple[str, float]]:
+    from services.retriever.search import planner_for
+
+    return planner_for(retriever.embedded.open(name).settings).terms(query)
+
+
 def test_a_rebuilt_index_is_searched_at_once(tmp_path) -> None:
     store = ArtifactStore(tmp_path)
     docs = labelled_documents()
@@ -182,5 +209,8 @@ def test_the_kernels_warm_up_for_the_types_a_query_passes(indexed) -> None:
     )
     # The service warms the kernels up as it starts: the first query must find them compiled.
     assert tuple(numba.typeof(a) for a in args) in kernels.search.signatures
+    found = out_docs[: kernels.search(*args)]
+    ids = index._id_bytes, index._id_starts, np.empty(16, dtype=np.uint8)
+    assert tuple(numba.typeof(a) for a in (found, *ids)) in kernels.join_ids.signatures
     boosted = index._postings([("가족", 2.0)])
     assert tuple(numba.typeof(a) for a in (*boosted, index._accumulator())) in kernels.accumulate.signatures

@@ -161,3 +161,26 @@ def test_term_table_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> No
         tables.append(fast._terms)
         assert fast.terms(text) == reference.terms(text), text[:40]
     assert len({id(table) for table in tables}) > 2  # it did start over, more than once
+
+
+def test_gathering_falls_back_for_unregistered_entries_and_a_short_buffer() -> None:
+    """The compiled gather reports (-1) what it cannot do alone, and never writes past its buffer:
+    another thread may register a longer entry after the buffer was sized."""
+    from services.retriever.lattice import gather_terms
+
+    first = np.array([0, -1, 2], dtype=np.int32)  # entry 1 has no ids yet
+    count = np.array([2, 0, 3], dtype=np.int32)
+    flat = np.array([10, 11, 20, 21, 22], dtype=np.int64)
+    none = np.empty(0, dtype=np.int64)
+    out = np.full(8, -7, dtype=np.int64)
+    assert gather_terms(np.array([0, 2], dtype=np.int32), first, count, flat, none, none, none, out) == 5
+    assert out[:5].tolist() == [10, 11, 20, 21, 22]
+    assert gather_terms(np.array([0, 1], dtype=np.int32), first, count, flat, none, none, none, out) == -1
+    assert gather_terms(np.array([0, -3], dtype=np.int32), first, count, flat, none, none, none, out) == -1
+    listed = np.array([1], dtype=np.int64), np.array([0, 1], dtype=np.int64), np.array([99], dtype=np.int64)
+    assert gather_terms(np.array([0, 1], dtype=np.int32), first, count, flat, *listed, out) == 3
+    assert out[:3].tolist() == [10, 11, 99]
+    short = np.full(4, -7, dtype=np.int64)
+    assert gather_terms(np.array([0, 2], dtype=np.int32), first, count, flat, none, none, none, short) == -1
+    assert short[2:].tolist() == [-7, -7]  # nothing written past what fit
+    assert gather_terms(np.array([2], dtype=np.int32), first, count, flat[:4], none, none, none, out) == -1
