@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 INDEX_PREFIX = "indexes"
 FORMAT = 2  # 2: tf, norms and idf beside the scores (exact boosted scores)
 PARALLEL_MIN_DOCS = 256
+_NO_IDS = np.zeros(0, dtype=np.int64)  # "join no ids" for the search kernel
 
 
 def index_artifact(name: str) -> str:
@@ -346,30 +347,29 @@ class EmbeddedIndex:
         self._local = threading.local()  # per-thread scratch space of match()
 
     def _set_ids(self, ids: list[str]) -> None:
-        """Keep the documents' ids in one buffer, each followed by a newline, for join_ids (or as
-        a list when an id holds a newline itself)."""
+        """Keep the documents' ids in one buffer, each followed by a newline, for the kernels to
+        join (or as a list when an id holds a newline itself)."""
         joined = "".join(f"{i}\n" for i in ids).encode("utf-8")
-        if joined.count(b"\n") != len(ids):
-            self._ids: list[str] | None = ids
-            return
-        self._ids = None
         self._id_bytes = np.frombuffer(joined, dtype=np.uint8)
-        self._id_starts = np.zeros(len(ids) + 1, dtype=np.int64)
-        self._id_starts[1:] = np.flatnonzero(self._id_bytes == ord("\n")) + 1
+        ends = np.flatnonzero(self._id_bytes == ord("\n")) + 1
+        if len(ends) != len(ids):  # an id holds a newline
+            self._ids, self._id_bytes, self._id_starts, self._longest_id = ids, self._id_bytes[:0], _NO_IDS, 1
+            return
+        self._ids: list[str] | None = None
+        self._id_starts = np.concatenate(([0], ends))
         self._longest_id = int(np.diff(self._id_starts).max(initial=1))
 
     def _id_strings(self, docs: np.ndarray) -> list[str]:
         """The ids of documents (index numbers), in order."""
         if self._ids is not None:
             return list(map(self._ids.__getitem__, docs.tolist()))
-        if not len(docs):
-            return []
-        size = len(docs) * self._longest_id
-        out = getattr(self._local, "id_out", None)
-        if out is None or len(out) < size:
-            out = self._local.id_out = np.empty(max(size, 1 << 14), dtype=np.uint8)
+        out = self._outputs(len(docs))[2]
         n = kernels.join_ids(docs, self._id_bytes, self._id_starts, out)
-        return str(out[:n], "utf-8").split("\n")
+        return self._split_ids(out, n, len(docs))
+
+    @staticmethod
+    def _split_ids(out: np.ndarray, nbytes: int, count: int) -> list[str]:
+        return str(out[:nbytes], "utf-8").split("\n") if count else []
 
     def _term_scores(self, tid: int, start: int, end: int, weight: float) -> np.ndarray:
         """One term's float32 scores over its postings, under a boost."""
@@ -453,13 +453,14 @@ class EmbeddedIndex:
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """Top k documents and float32 scores (score > 0, passing the filters), best first, and how
         many matched."""
-        docs, scores, matched = self._top(weighted_terms, filters, k)
+        docs, scores, matched, _ = self._top(weighted_terms, filters, k)
         return docs.copy(), scores.copy(), matched  # the views are this thread's scratch space
 
     def _top(
-        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """As top(), but the arrays may be views of scratch space that the next query reuses."""
+        self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int, *, ids: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, int, list[str] | None]:
+        """As top(), but the arrays may be views of scratch space that the next query reuses; with
+        ids=True, the documents' ids too (else None)."""
         if filters.excluded:
             docs, scores = kernels.accumulate(*self._postings(weighted_terms), self._accumulator())
             if len(docs):
@@ -467,32 +468,41 @@ class EmbeddedIndex:
                 docs, scores = docs[keep], scores[keep]
             docs.flags.writeable = scores.flags.writeable = False
             top_docs, top_scores = kernels.top_k(docs, scores, k)
-            return top_docs, top_scores, len(docs)
-        # Summing, the required filter terms and the top k in one compiled pass.
+            return top_docs, top_scores, len(docs), self._id_strings(top_docs) if ids else None
+        # Summing, the required filter terms, the top k and their ids in one compiled pass.
         required = np.array(
             [bound for term in filters.required for bound in self._filter_range(term)], dtype=np.int64
         )
-        out_docs, out_scores = self._outputs(k)
-        matched = kernels.search(
+        out_docs, out_scores, out_ids = self._outputs(k)
+        joined = ids and self._ids is None
+        matched, nbytes = kernels.search(
             *self._postings(weighted_terms),
             self._accumulator(),
             self._findices,
             required,
             out_docs,
             out_scores,
+            self._id_bytes,
+            self._id_starts if joined else _NO_IDS,
+            out_ids,
         )
         n = min(k, matched)
-        return out_docs[:n], out_scores[:n], matched
+        if not ids:
+            return out_docs[:n], out_scores[:n], matched, None
+        found = self._split_ids(out_ids, nbytes, n) if joined else self._id_strings(out_docs[:n])
+        return out_docs[:n], out_scores[:n], matched, found
 
-    def _outputs(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """This thread's buffers for a top k (documents, scores)."""
+    def _outputs(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's buffers for a top k (documents, scores, joined ids)."""
         out = getattr(self._local, "out", None)
         if out is None or len(out[0]) < k:
+            size = max(k, 1000)
             out = self._local.out = (
-                np.empty(max(k, 1000), dtype=np.int32),
-                np.empty(max(k, 1000), dtype=np.float32),
+                np.empty(size, dtype=np.int32),
+                np.empty(size, dtype=np.float32),
+                np.empty(size * self._longest_id, dtype=np.uint8),
             )
-        return out[0][:k], out[1][:k]
+        return out[0][:k], out[1][:k], out[2]
 
     def search(
         self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int
@@ -505,10 +515,10 @@ class EmbeddedIndex:
         self, weighted_terms: Sequence[tuple[str, float]], filters: Filters, k: int, *, with_text: bool = True
     ) -> tuple[list[SearchHit], int]:
         """Like search, as hits whose stored documents are read only when used (texts only if asked)."""
-        docs, scores, total = self._top(weighted_terms, filters, k)
+        docs, scores, total, ids = self._top(weighted_terms, filters, k, ids=True)
         positions = docs.tolist()
         load = self.document if with_text else self._document_without_text
-        hits = map(StoredHit, self._id_strings(docs), scores.tolist(), repeat(load), positions)
+        hits = map(StoredHit, ids, scores.tolist(), repeat(load), positions)
         return list(hits), total
 
     def _document_without_text(self, doc_index: int) -> Document:

@@ -73,6 +73,7 @@ def _contains(postings: np.ndarray, start: int, end: int, doc: int) -> bool:
 
 _LOW = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
+_ZERO_SCORE = np.uint64(0xFFFFFFFF << 32)  # every key with a score of 0 is at least this
 
 
 @numba.njit(inline="always")
@@ -146,6 +147,22 @@ def top_k(docs: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.
 
 
 @numba.njit(cache=True, nogil=True)
+def join_ids(docs: np.ndarray, id_bytes: np.ndarray, id_starts: np.ndarray, out: np.ndarray) -> int:
+    """The ids of documents `docs`, joined by newlines, written to out; returns the bytes written.
+
+    Document d's id and the newline after it are id_bytes[id_starts[d] : id_starts[d + 1]]. One
+    pass over a contiguous buffer: building a hit's id this way costs a few nanoseconds, against a
+    cache miss or two for each id kept as its own Python string."""
+    n = 0
+    for i in range(len(docs)):
+        d = np.uint32(docs[i])
+        for p in range(id_starts[d], id_starts[d + 1]):
+            out[n] = id_bytes[p]
+            n += 1
+    return max(n - 1, 0)  # without the last newline
+
+
+@numba.njit(cache=True, nogil=True)
 def search(
     indices: np.ndarray,
     scores: np.ndarray,
@@ -155,9 +172,13 @@ def search(
     required_ranges: np.ndarray,
     out_docs: np.ndarray,
     out_scores: np.ndarray,
-) -> int:
-    """A query's top k (k = len(out_docs)) written to out_docs/out_scores, best first; returns how
-    many documents matched (the first min(k, matched) outputs are set).
+    id_bytes: np.ndarray,
+    id_starts: np.ndarray,
+    out_ids: np.ndarray,
+) -> tuple[int, int]:
+    """A query's top k (k = len(out_docs)) written to out_docs/out_scores, best first, and their
+    ids to out_ids as join_ids() writes them (unless id_starts is empty); returns how many
+    documents matched (the first min(k, matched) outputs are set) and the id bytes written.
 
     Sums the postings in the ranges [ranges[2i], ranges[2i + 1]) per document (as accumulate()),
     keeps only documents found in every range [required_ranges[2r], required_ranges[2r + 1]) of
@@ -187,41 +208,34 @@ def search(
     bits = one.view(np.uint32)
     matched = 0
     n_required = len(required_ranges) // 2
+    # A candidate enters the heap when its key is below `limit`: while the heap fills, any positive
+    # score (a score of 0 makes the key's top half all ones); once full, the worst key kept. The
+    # dense scan then has no branch on whether a document was touched, which would be a coin toss.
+    limit = _ZERO_SCORE if len(heap) else np.uint64(0)
     for i in range(n_candidates):
         d = np.uint32(i) if dense else np.uint32(candidates[i])
         summed = acc[d]
-        if summed == 0.0:
-            continue
         acc[d] = 0.0
-        passes = True
-        for r in range(n_required):
-            if not _contains(required, required_ranges[2 * r], required_ranges[2 * r + 1], d):
-                passes = False
-                break
-        if passes:
-            matched += 1
-            one[0] = np.float32(summed)
-            key = _key(bits[0], d)
-            if size < len(heap) or (size > 0 and key < heap[0]):
-                size = _offer(heap, size, key)
+        if n_required:
+            if summed == 0.0:
+                continue
+            passes = True
+            for r in range(n_required):
+                if not _contains(required, required_ranges[2 * r], required_ranges[2 * r + 1], d):
+                    passes = False
+                    break
+            if not passes:
+                continue
+        matched += summed != 0.0
+        one[0] = np.float32(summed)
+        key = _key(bits[0], d)
+        if key < limit:
+            size = _offer(heap, size, key)
+            if size == len(heap):
+                limit = heap[0]
     _write_best(heap, size, out_docs, out_scores)
-    return matched
-
-
-@numba.njit(cache=True, nogil=True)
-def join_ids(docs: np.ndarray, id_bytes: np.ndarray, id_starts: np.ndarray, out: np.ndarray) -> int:
-    """The ids of documents `docs`, joined by newlines, written to out; returns the bytes written.
-
-    Document d's id and the newline after it are id_bytes[id_starts[d] : id_starts[d + 1]]. One
-    pass over a contiguous buffer: building a hit's id this way costs a few nanoseconds, against a
-    cache miss or two for each id kept as its own Python string."""
-    n = 0
-    for i in range(len(docs)):
-        d = np.uint32(docs[i])
-        for p in range(id_starts[d], id_starts[d + 1]):
-            out[n] = id_bytes[p]
-            n += 1
-    return max(n - 1, 0)  # without the last newline
+    nbytes = join_ids(out_docs[:size], id_bytes, id_starts, out_ids) if len(id_starts) else 0
+    return matched, nbytes
 
 
 def warm_up() -> None:
@@ -229,14 +243,14 @@ def warm_up() -> None:
     first query does not wait for it; the service runs this in a thread as it starts."""
     docs = np.zeros(1, dtype=np.int32)
     scores = np.ones(1, dtype=np.float32)
-    docs.flags.writeable = scores.flags.writeable = False  # as an index's memory maps
+    id_bytes = np.frombuffer(b"a\n", dtype=np.uint8)
+    docs.flags.writeable = scores.flags.writeable = False  # as an index's memory maps and id buffer
     ranges = np.array([0, 1], dtype=np.int64)
     acc = np.zeros(1, dtype=np.float64)
-    search(docs, scores, ranges, acc, docs, ranges[:0], np.empty(1, np.int32), np.empty(1, np.float32))
+    id_starts = np.array([0, 2], dtype=np.int64)
+    out_docs, out_scores, out_ids = np.empty(1, np.int32), np.empty(1, np.float32), np.empty(2, np.uint8)
+    search(docs, scores, ranges, acc, docs, ranges[:0], out_docs, out_scores, id_bytes, id_starts, out_ids)
     found, summed = accumulate(docs, scores, ranges, acc)
     found.flags.writeable = summed.flags.writeable = False
-    top_k(found, summed, 1)
-    id_bytes = np.frombuffer(b"a\n", dtype=np.uint8)  # read-only, as an index's
-    join_ids(
-        np.zeros(1, dtype=np.int32), id_bytes, np.array([0, 2], dtype=np.int64), np.empty(2, dtype=np.uint8)
-    )
+    top_docs, _ = top_k(found, summed, 1)
+    join_ids(top_docs, id_bytes, id_starts, out_ids)

@@ -198,7 +198,7 @@ def test_the_kernels_warm_up_for_the_types_a_query_passes(indexed) -> None:
     _, retriever = indexed
     index = retriever.embedded.open("essays")
     kernels.warm_up()
-    out_docs, out_scores = index._outputs(5)
+    out_docs, out_scores, out_ids = index._outputs(5)
     args = (
         *index._postings([("가족", 1.0), ("바다", 1.0)]),
         index._accumulator(),
@@ -206,11 +206,14 @@ def test_the_kernels_warm_up_for_the_types_a_query_passes(indexed) -> None:
         np.zeros(0, dtype=np.int64),
         out_docs,
         out_scores,
+        index._id_bytes,
+        index._id_starts,
+        out_ids,
     )
     # The service warms the kernels up as it starts: the first query must find them compiled.
     assert tuple(numba.typeof(a) for a in args) in kernels.search.signatures
-    found = out_docs[: kernels.search(*args)]
-    ids = index._id_bytes, index._id_starts, np.empty(16, dtype=np.uint8)
+    found, _ = kernels.top_k(*index.match([("가족", 1.0)]), 5)  # as the must_not path has them
+    ids = index._id_bytes, index._id_starts, out_ids
     assert tuple(numba.typeof(a) for a in (found, *ids)) in kernels.join_ids.signatures
     boosted = index._postings([("가족", 2.0)])
     assert tuple(numba.typeof(a) for a in (*boosted, index._accumulator())) in kernels.accumulate.signatures

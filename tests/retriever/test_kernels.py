@@ -43,7 +43,15 @@ def interleave(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 def search(postings, acc: np.ndarray, k: int, required: np.ndarray, required_ranges: np.ndarray):
     """kernels.search with fresh output buffers: (documents, scores, matched)."""
     out_docs, out_scores = np.empty(k, dtype=np.int32), np.empty(k, dtype=np.float32)
-    matched = kernels.search(*flat(postings), acc, required, required_ranges, out_docs, out_scores)
+    ids = [f"문서-{d}" for d in range(len(acc))]  # the index's ids, joined by the kernel
+    id_bytes = np.frombuffer("".join(f"{i}\n" for i in ids).encode("utf-8"), dtype=np.uint8)
+    id_starts = np.concatenate(([0], np.cumsum([len(f"{i}\n".encode()) for i in ids])))
+    out_ids = np.empty(k * 20, dtype=np.uint8)
+    matched, nbytes = kernels.search(
+        *flat(postings), acc, required, required_ranges, out_docs, out_scores, id_bytes, id_starts, out_ids
+    )
+    joined = str(out_ids[:nbytes], "utf-8")
+    assert joined == "\n".join(ids[d] for d in out_docs[: min(k, matched)].tolist())
     n = min(k, matched)
     return out_docs[:n], out_scores[:n], matched
 
