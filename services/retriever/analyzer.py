@@ -356,8 +356,17 @@ class Analyzer:
             lines = [line for line in text.split("\n") if line.strip()]
             if not lines:
                 return []
-            data, tokens, starts, lengths, _, _ = self._parse(lines)
-            return self._gather(tokens, starts, lengths, data)
+            data, bounds = self._encode(lines)
+            table = self._terms
+            out = getattr(self._local, "terms", None)
+            if out is None or len(out) < table.longest * (len(data) + 1):  # path nodes <= bytes + 1
+                out = self._local.terms = np.empty(
+                    max(table.longest * (len(data) + 1), 1 << 12), dtype=np.int64
+                )
+            n = self._lattice.parse_terms(data, bounds, (table.first, table.count, table.flat), out)
+            if n < 0:  # some nodes have no term ids yet
+                return self._gather_missing(*self._lattice.path(), data)
+            return list(map(table.vocabulary.__getitem__, out[:n].tolist()))
         out: list[str] = []
         extend = out.extend
         mark = _mark_punct_spaces if self._punct_space else str
@@ -462,8 +471,12 @@ class Analyzer:
     ) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Lines (none holding a newline) marked as Nori's dictionary wants, encoded and through
         the lattice in one call: (the UTF-8 buffer, *Lattice.parse's arrays)."""
-        data, bounds = _encode_joined(_mark_lines(lines) if self._punct_space else "\n".join(lines))
+        data, bounds = self._encode(lines)
         return (data, *self._lattice.parse(data, bounds))
+
+    def _encode(self, lines: list[str]) -> tuple[bytes, np.ndarray]:
+        """Lines marked as the dictionary wants, as one UTF-8 buffer and each line's bounds in it."""
+        return _encode_joined(_mark_lines(lines) if self._punct_space else "\n".join(lines))
 
     def _lines_plans(self, lines: list[str]) -> list[list[_Plan]]:
         """The plan of each node on the lattice's best path through each line, in one call."""
@@ -484,42 +497,40 @@ class Analyzer:
             first = count
         return out
 
-    def _gather(self, tokens: np.ndarray, starts: np.ndarray, lengths: np.ndarray, data: bytes) -> list[str]:
-        """The terms of a path's nodes, in order, gathered as term ids in one compiled pass; unknown
-        words and entries seen for the first time go through their plans, then a second pass."""
+    def _gather_missing(
+        self, tokens: np.ndarray, starts: np.ndarray, lengths: np.ndarray, data: bytes
+    ) -> list[str]:
+        """The terms of a path's nodes, in order, when some have no term ids yet (unknown words,
+        entries seen for the first time): those go through their plans, then one compiled pass."""
         terms = self._terms
-        out = np.empty(terms.longest * len(tokens), dtype=np.int64)
-        n = self._gather_terms(tokens, terms.first, terms.count, terms.flat, _NONE, _NONE, _NONE, out)
-        if n < 0:  # some nodes have no term ids yet
-            known = terms.first[np.maximum(tokens, 0)]
-            known[tokens < 0] = -1
-            missing = np.flatnonzero(known < 0)
-            ranges = np.empty(2 * len(missing), dtype=np.int64)
-            extra: list[int] = []
-            for j, i in enumerate(missing.tolist()):
-                token = int(tokens[i])
-                plan = self._node_plan(token, data, int(starts[i]), int(lengths[i]))
-                ids = terms.ids(plan[5])
-                if token >= 0:
-                    terms.register(token, ids)
-                ranges[2 * j] = len(extra)
-                extra.extend(ids)
-                ranges[2 * j + 1] = len(extra)
-            # exactly what the path needs: the entries listed as known keep the ids they had
-            size = int(terms.count[tokens[known >= 0]].sum()) + len(extra)
-            out = np.empty(size, dtype=np.int64)
-            n = self._gather_terms(
-                tokens,
-                terms.first,
-                terms.count,
-                terms.flat,
-                missing,
-                ranges,
-                np.array(extra, dtype=np.int64),
-                out,
-            )
-            if len(terms.vocabulary) > TERM_TABLE_SIZE:  # bounded: unknown words keep adding terms
-                self._terms = _TermTable(len(terms.first))  # callers still on the old table keep it
+        known = terms.first[np.maximum(tokens, 0)]
+        known[tokens < 0] = -1
+        missing = np.flatnonzero(known < 0)
+        ranges = np.empty(2 * len(missing), dtype=np.int64)
+        extra: list[int] = []
+        for j, i in enumerate(missing.tolist()):
+            token = int(tokens[i])
+            plan = self._node_plan(token, data, int(starts[i]), int(lengths[i]))
+            ids = terms.ids(plan[5])
+            if token >= 0:
+                terms.register(token, ids)
+            ranges[2 * j] = len(extra)
+            extra.extend(ids)
+            ranges[2 * j + 1] = len(extra)
+        # exactly what the path needs: the entries listed as known keep the ids they had
+        out = np.empty(int(terms.count[tokens[known >= 0]].sum()) + len(extra), dtype=np.int64)
+        n = self._gather_terms(
+            tokens,
+            terms.first,
+            terms.count,
+            terms.flat,
+            missing,
+            ranges,
+            np.array(extra, dtype=np.int64),
+            out,
+        )
+        if len(terms.vocabulary) > TERM_TABLE_SIZE:  # bounded: unknown words keep adding terms
+            self._terms = _TermTable(len(terms.first))  # callers still on the old table keep it
         return list(map(terms.vocabulary.__getitem__, out[:n].tolist()))
 
     def _node_plan(self, token: int, data: bytes, start: int, length: int) -> _Plan:
@@ -638,9 +649,6 @@ class Analyzer:
                 parts.append(Token(part_surface.lower(), tag, s, e, state[0], 1, "MORPHEME"))
             state[0] += 1
         out.extend(parts)
-
-
-_NONE = np.empty(0, dtype=np.int64)  # gather_terms' "nothing listed" (writeable, as the lists it gets)
 
 
 def _encode_joined(joined: str) -> tuple[bytes, np.ndarray]:

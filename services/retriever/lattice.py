@@ -455,6 +455,7 @@ class _Scratch(threading.local):
         self.nodes = np.empty((1 << 12, _FIELDS), dtype=np.int64)
         self.work = np.zeros(1, dtype=np.int64)
         self.out = np.empty((5, 0), dtype=np.int64)
+        self.path = 0  # the last parse's path length
         self.fit(1 << 12, 1 << 12)
 
     def fit(self, nodes: int, size: int) -> None:
@@ -534,29 +535,42 @@ class Lattice:
         """The best path of each line [bounds[2i], bounds[2i + 1]) of data (UTF-8, lines without a
         newline): (tokens, starts, lengths, rlengths, counts), see parse_lines. The arrays are this
         thread's buffers: read them before the thread's next parse."""
+        n, _ = self._run(data, bounds, None)
+        out = self._scratch.out
+        return out[0, :n], out[1, :n], out[2, :n], out[3, :n], out[4, : len(bounds) // 2]
+
+    def parse_terms(
+        self,
+        data: bytes,
+        bounds: np.ndarray,
+        table: tuple[np.ndarray, np.ndarray, np.ndarray],
+        terms: np.ndarray,
+    ) -> int:
+        """As parse(), then the path's term ids gathered from table (first, count, flat: see
+        gather_terms) into terms, in the same compiled call; returns how many, or -1 when
+        gather_terms cannot do it alone (path() then gives the path)."""
+        return self._run(data, bounds, (*table, terms))[1]
+
+    def path(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tokens, starts, lengths) of this thread's last parse_terms."""
+        out, n = self._scratch.out, self._scratch.path
+        return out[0, :n], out[1, :n], out[2, :n]
+
+    def _run(self, data: bytes, bounds: np.ndarray, gather: tuple[np.ndarray, ...] | None) -> tuple[int, int]:
         s = self._scratch
-        lines = len(bounds) // 2
         if len(data) + 1 > s.out.shape[1]:
             s.fit(len(s.nodes), len(data))
         buf = np.frombuffer(data, dtype=np.uint8)
+        tables = (buf, bounds, self.darts, self._tokens, self.char_map, self.matrix, self._meta)
         while True:
-            n = parse_lines(
-                buf,
-                bounds,
-                self.darts,
-                self._tokens,
-                self.char_map,
-                self.matrix,
-                self._meta,
-                s.nodes,
-                s.work,
-                s.out,
-            )
+            if gather is None:
+                n, m = parse_lines(*tables, s.nodes, s.work, s.out), 0
+            else:
+                n, m = parse_terms(*tables, s.nodes, s.work, s.out, *gather)
             if n >= 0:
-                break
+                s.path = n
+                return n, m
             s.fit(2 * len(s.nodes), len(data))  # a line with more nodes than ever before: again
-        out = s.out
-        return out[0, :n], out[1, :n], out[2, :n], out[3, :n], out[4, :lines]
 
     def feature(self, token: int) -> str:
         """The feature string (MeCab's %H) of a sys.dic token (>= 0) or an unk.dic one (< 0)."""
@@ -575,6 +589,32 @@ def _packed(tokens: np.ndarray) -> np.ndarray:
     out[:, 2] = tokens["posid"]
     out[:, 3] = tokens["wcost"]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def parse_terms(
+    buf: np.ndarray,
+    bounds: np.ndarray,
+    darts: np.ndarray,
+    tokens: np.ndarray,
+    char_map: np.ndarray,
+    matrix: np.ndarray,
+    meta: np.ndarray,
+    nodes: np.ndarray,
+    work: np.ndarray,
+    out: np.ndarray,
+    first: np.ndarray,
+    count: np.ndarray,
+    flat: np.ndarray,
+    terms: np.ndarray,
+) -> tuple[int, int]:
+    """parse_lines, then gather_terms over the path with nothing listed as missing, in one call
+    (a query's terms: one call, not two): (parse_lines' result, gather_terms' result)."""
+    n = parse_lines(buf, bounds, darts, tokens, char_map, matrix, meta, nodes, work, out)
+    if n < 0:
+        return n, -1
+    none = np.empty(0, dtype=np.int64)
+    return n, gather_terms(out[0, :n], first, count, flat, none, none, none, terms)
 
 
 @numba.njit(cache=True, nogil=True)
