@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 INDEX_PREFIX = "indexes"
 FORMAT = 2  # 2: tf, norms and idf beside the scores (exact boosted scores)
 PARALLEL_MIN_DOCS = 256
-_NO_IDS = np.zeros(0, dtype=np.int64)  # "join no ids" for the search kernel
+_EMPTY = np.zeros(0, dtype=np.int64)  # for the search kernel: no ids to join, no required terms
 
 
 def index_artifact(name: str) -> str:
@@ -353,7 +353,7 @@ class EmbeddedIndex:
         self._id_bytes = np.frombuffer(joined, dtype=np.uint8)
         ends = np.flatnonzero(self._id_bytes == ord("\n")) + 1
         if len(ends) != len(ids):  # an id holds a newline
-            self._ids, self._id_bytes, self._id_starts, self._longest_id = ids, self._id_bytes[:0], _NO_IDS, 1
+            self._ids, self._id_bytes, self._id_starts, self._longest_id = ids, self._id_bytes[:0], _EMPTY, 1
             return
         self._ids: list[str] | None = None
         self._id_starts = np.concatenate(([0], ends))
@@ -470,8 +470,12 @@ class EmbeddedIndex:
             top_docs, top_scores = kernels.top_k(docs, scores, k)
             return top_docs, top_scores, len(docs), self._id_strings(top_docs) if ids else None
         # Summing, the required filter terms, the top k and their ids in one compiled pass.
-        required = np.array(
-            [bound for term in filters.required for bound in self._filter_range(term)], dtype=np.int64
+        required = (
+            np.array(
+                [bound for term in filters.required for bound in self._filter_range(term)], dtype=np.int64
+            )
+            if filters.required
+            else _EMPTY
         )
         out_docs, out_scores, out_ids = self._outputs(k)
         joined = ids and self._ids is None
@@ -483,7 +487,7 @@ class EmbeddedIndex:
             out_docs,
             out_scores,
             self._id_bytes,
-            self._id_starts if joined else _NO_IDS,
+            self._id_starts if joined else _EMPTY,
             out_ids,
         )
         n = min(k, matched)

@@ -35,7 +35,7 @@ def validate_index_name(name: str) -> str:
     return name
 
 
-def _stamp(path: Path) -> tuple[int, ...]:
+def _stamp(path: str | Path) -> tuple[int, ...]:
     """What changes when a file is replaced: device, inode, size and modification time (empty if absent)."""
     try:
         st = os.stat(path)
@@ -62,7 +62,7 @@ class Retriever:
             factory = self.config.elasticsearch_client
         self._infos: dict[str, tuple[str, dict[str, Any]]] = {}
         # name -> (index.json path, its stat stamp when opened, the opened index)
-        self._opened: dict[str, tuple[Path, tuple[int, ...], SearchableIndex]] = {}
+        self._opened: dict[str, tuple[str, tuple[int, ...], SearchableIndex]] = {}
         self.elastic = (
             ElasticBackend(store, factory, self.config.es_index_prefix) if factory is not None else None
         )
@@ -114,7 +114,7 @@ class Retriever:
         else:
             index = self.embedded.open(name)
         if stamp:
-            self._opened[name] = (record, stamp, index)
+            self._opened[name] = (str(record), stamp, index)
         return index
 
     def search(

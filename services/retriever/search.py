@@ -10,6 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Protocol
 
 from services.retriever.analyzer import Analyzer, AnalyzerSettings
@@ -98,13 +99,15 @@ class QueryPlanner:
             raise InvalidArgument("query is empty; give a sub-topic such as '희망과 함께'")
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidArgument(f"query is {len(query)} characters; at most {MAX_QUERY_CHARS}")
-        counts = Counter(self.analyzer.terms(query))
-        if not counts:
+        terms = self.analyzer.terms(query)
+        if not terms:
             raise InvalidArgument(
                 f"query {query!r} has no searchable words after analysis "
                 f"(every word is a stop tag: {sorted(self.settings.stop_tags)})"
             )
-        return [(term, float(n)) for term, n in counts.items()]
+        if len(set(terms)) == len(terms):  # the common case: every term once
+            return list(zip(terms, repeat(1.0)))
+        return [(term, float(n)) for term, n in Counter(terms).items()]
 
     def filters(self, options: QueryOptions) -> Filters:
         """Theme and must words are required, must_not words excluded (all analyzed without stop tags)."""
