@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 INDEX_PREFIX = "indexes"
 FORMAT = 2  # 2: tf, norms and idf beside the scores (exact boosted scores)
 PARALLEL_MIN_DOCS = 256
+DENSE_BUDGET = 64 << 20  # bytes of dense score rows an index keeps for its most frequent terms
 _EMPTY = np.zeros(0, dtype=np.int64)  # for the search kernel: no ids to join, no required terms
 
 
@@ -332,6 +333,7 @@ class EmbeddedIndex:
         self._norms = np.load(path / "norms.npy")
         self._idf = np.load(path / "idf.npy")
         self._norm_inverse = norm_inverse_table(self.info["avgdl"], self.info["k1"], self.info["b"])
+        self._dense_starts, self._dense = self._dense_rows()
         self._fvocab: dict[str, int] = json.loads((path / "filter_vocab.json").read_text(encoding="utf-8"))
         self._findptr = np.load(path / "filter_indptr.npy")
         self._findices = np.asarray(np.load(path / "filter_indices.npy", mmap_mode="r"))
@@ -346,18 +348,33 @@ class EmbeddedIndex:
         self._set_ids([m["id"] for m in self.meta])
         self._local = threading.local()  # per-thread scratch space of match()
 
+    def _dense_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The terms in at least half the documents (the most frequent first, within DENSE_BUDGET)
+        as float32 score rows over all documents, for the search kernel: (where each term's
+        postings start, ascending; the rows)."""
+        df = np.diff(self._indptr)
+        terms = np.flatnonzero(df * 2 >= max(self.num_docs, 1))
+        terms = np.sort(
+            terms[np.argsort(-df[terms], kind="stable")][: DENSE_BUDGET // (4 * max(self.num_docs, 1))]
+        )
+        rows = np.zeros((len(terms), self.num_docs), dtype=np.float32)
+        for row, (start, end) in enumerate(
+            zip(self._indptr[terms].tolist(), self._indptr[terms + 1].tolist(), strict=True)
+        ):
+            rows[row, self._indices[start:end]] = self._data[start:end]
+        rows.flags.writeable = False
+        return self._indptr[terms].astype(np.int64), rows
+
     def _set_ids(self, ids: list[str]) -> None:
         """Keep the documents' ids in one buffer, each followed by a newline, for the kernels to
         join (or as a list when an id holds a newline itself)."""
-        joined = "".join(f"{i}\n" for i in ids).encode("utf-8")
-        self._id_bytes = np.frombuffer(joined, dtype=np.uint8)
-        ends = np.flatnonzero(self._id_bytes == ord("\n")) + 1
-        if len(ends) != len(ids):  # an id holds a newline
-            self._ids, self._id_bytes, self._id_starts, self._longest_id = ids, self._id_bytes[:0], _EMPTY, 1
-            return
         self._ids: list[str] | None = None
+        self._id_bytes = np.frombuffer("".join(f"{i}\n" for i in ids).encode("utf-8"), dtype=np.uint8)
+        ends = np.flatnonzero(self._id_bytes == ord("\n")) + 1
         self._id_starts = np.concatenate(([0], ends))
         self._longest_id = int(np.diff(self._id_starts).max(initial=1))
+        if len(ends) != len(ids):  # an id holds a newline: the kernels join nothing
+            self._ids, self._id_bytes, self._id_starts = ids, self._id_bytes[:0], _EMPTY
 
     def _id_strings(self, docs: np.ndarray) -> list[str]:
         """The ids of documents (index numbers), in order."""
@@ -479,8 +496,11 @@ class EmbeddedIndex:
         )
         out_docs, out_scores, out_ids = self._outputs(k)
         joined = ids and self._ids is None
+        indices, scores, ranges = self._postings(weighted_terms)
         matched, nbytes = kernels.search(
-            *self._postings(weighted_terms),
+            indices,
+            scores,
+            ranges,
             self._accumulator(),
             self._findices,
             required,
@@ -489,6 +509,8 @@ class EmbeddedIndex:
             self._id_bytes,
             self._id_starts if joined else _EMPTY,
             out_ids,
+            self._dense_starts if indices is self._indices else _EMPTY,  # (not for boosted copies)
+            self._dense,
         )
         n = min(k, matched)
         if not ids:

@@ -175,6 +175,8 @@ def search(
     id_bytes: np.ndarray,
     id_starts: np.ndarray,
     out_ids: np.ndarray,
+    dense_starts: np.ndarray,
+    dense_scores: np.ndarray,
 ) -> tuple[int, int]:
     """A query's top k (k = len(out_docs)) written to out_docs/out_scores, best first, and their
     ids to out_ids as join_ids() writes them (unless id_starts is empty); returns how many
@@ -183,7 +185,9 @@ def search(
     Sums the postings in the ranges [ranges[2i], ranges[2i + 1]) per document (as accumulate()),
     keeps only documents found in every range [required_ranges[2r], required_ranges[2r + 1]) of
     `required` (ascending filter postings) and ranks them as top_k(), in one pass. `acc` is as for
-    accumulate(). Results go to buffers the caller owns, as does `acc`: a call allocates little and
+    accumulate(). A range that starts at dense_starts[r] (ascending) is a whole term whose scores
+    over all documents (0 where absent) are dense_scores[r]: a dense query adds that row, in a
+    loop the compiler vectorizes, rather than its postings one by one. Results go to buffers the caller owns, as does `acc`: a call allocates little and
     returns one integer, which keeps it cheap when the caches are cold (as between queries)."""
     starts, ends = ranges[0::2], ranges[1::2]
     total = 0
@@ -195,8 +199,14 @@ def search(
     dense = total * 2 >= n_docs
     if dense:
         for t in range(len(starts)):
-            for p in range(starts[t], ends[t]):
-                acc[np.uint32(indices[p])] += np.float64(scores[p])
+            row = np.searchsorted(dense_starts, starts[t])
+            if row < len(dense_starts) and dense_starts[row] == starts[t]:
+                vector = dense_scores[row]
+                for d in range(n_docs):
+                    acc[d] += np.float64(vector[d])  # + 0.0 where the term is absent: no change
+            else:
+                for p in range(starts[t], ends[t]):
+                    acc[np.uint32(indices[p])] += np.float64(scores[p])
         candidates = np.empty(0, dtype=np.int32)
         n_candidates = n_docs
     else:
@@ -249,7 +259,23 @@ def warm_up() -> None:
     acc = np.zeros(1, dtype=np.float64)
     id_starts = np.array([0, 2], dtype=np.int64)
     out_docs, out_scores, out_ids = np.empty(1, np.int32), np.empty(1, np.float32), np.empty(2, np.uint8)
-    search(docs, scores, ranges, acc, docs, ranges[:0], out_docs, out_scores, id_bytes, id_starts, out_ids)
+    vectors = np.zeros((1, 1), dtype=np.float32)
+    vectors.flags.writeable = False  # as an index's dense rows
+    search(
+        docs,
+        scores,
+        ranges,
+        acc,
+        docs,
+        ranges[:0],
+        out_docs,
+        out_scores,
+        id_bytes,
+        id_starts,
+        out_ids,
+        ranges[:1],
+        vectors,
+    )
     found, summed = accumulate(docs, scores, ranges, acc)
     found.flags.writeable = summed.flags.writeable = False
     top_docs, _ = top_k(found, summed, 1)

@@ -209,6 +209,8 @@ def test_the_kernels_warm_up_for_the_types_a_query_passes(indexed) -> None:
         index._id_bytes,
         index._id_starts,
         out_ids,
+        index._dense_starts,
+        index._dense,
     )
     # The service warms the kernels up as it starts: the first query must find them compiled.
     assert tuple(numba.typeof(a) for a in args) in kernels.search.signatures

@@ -47,12 +47,47 @@ def search(postings, acc: np.ndarray, k: int, required: np.ndarray, required_ran
     id_bytes = np.frombuffer("".join(f"{i}\n" for i in ids).encode("utf-8"), dtype=np.uint8)
     id_starts = np.concatenate(([0], np.cumsum([len(f"{i}\n".encode()) for i in ids])))
     out_ids = np.empty(k * 20, dtype=np.uint8)
+    indices, scores, ranges = flat(postings)
+    none, no_rows = np.zeros(0, dtype=np.int64), np.zeros((0, len(acc)), dtype=np.float32)
     matched, nbytes = kernels.search(
-        *flat(postings), acc, required, required_ranges, out_docs, out_scores, id_bytes, id_starts, out_ids
+        indices,
+        scores,
+        ranges,
+        acc,
+        required,
+        required_ranges,
+        out_docs,
+        out_scores,
+        id_bytes,
+        id_starts,
+        out_ids,
+        none,
+        no_rows,
     )
     joined = str(out_ids[:nbytes], "utf-8")
     assert joined == "\n".join(ids[d] for d in out_docs[: min(k, matched)].tolist())
     n = min(k, matched)
+    # The same with every other term as a dense row of scores over all documents: the same answer.
+    rows = np.zeros((len(postings[::2]), len(acc)), dtype=np.float32)
+    for row, (docs, term_scores) in enumerate(postings[::2]):
+        rows[row, docs] = term_scores
+    again = np.empty(k, dtype=np.int32), np.empty(k, dtype=np.float32)
+    found = kernels.search(
+        indices,
+        scores,
+        ranges,
+        acc,
+        required,
+        required_ranges,
+        *again,
+        id_bytes,
+        id_starts,
+        out_ids,
+        ranges[0::4],
+        rows,
+    )
+    assert found == (matched, nbytes) and again[0][:n].tolist() == out_docs[:n].tolist()
+    assert again[1][:n].tolist() == out_scores[:n].tolist()
     return out_docs[:n], out_scores[:n], matched
 
 
