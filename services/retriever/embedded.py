@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import zstandard
 from services.retriever import kernels
 from services.retriever.analyzer import Analyzer, AnalyzerSettings, dictionary_id, resolve_dictionary
 from services.retriever.bm25 import boosted_scores, lucene_idf, norm_bytes, norm_inverse_table
-from services.retriever.hits import Filters, SearchHit, StoredHit
+from services.retriever.hits import Filters, SearchHit, stored_hit_class
 from services.runtime import ArtifactStore, Document, FailedPrecondition, NotFound, read_corpus
 
 logger = logging.getLogger(__name__)
@@ -347,6 +346,8 @@ class EmbeddedIndex:
             self.meta = [json.loads(line) for line in fh]
         self._set_ids([m["id"] for m in self.meta])
         self._local = threading.local()  # per-thread scratch space of match()
+        self._hit = stored_hit_class(self.document)
+        self._hit_without_text = stored_hit_class(self._document_without_text)
 
     def _dense_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """The terms in at least half the documents (the most frequent first, within DENSE_BUDGET)
@@ -542,9 +543,7 @@ class EmbeddedIndex:
     ) -> tuple[list[SearchHit], int]:
         """Like search, as hits whose stored documents are read only when used (texts only if asked)."""
         docs, scores, total, ids = self._top(weighted_terms, filters, k, ids=True)
-        positions = docs.tolist()
-        load = self.document if with_text else self._document_without_text
-        hits = map(StoredHit, ids, scores.tolist(), repeat(load), positions)
+        hits = map(self._hit if with_text else self._hit_without_text, ids, scores.tolist(), docs.tolist())
         return list(hits), total
 
     def _document_without_text(self, doc_index: int) -> Document:

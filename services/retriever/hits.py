@@ -23,7 +23,8 @@ class SearchHit:
     instead: a query makes up to 10,000 hits and most callers read a few fields of some of them,
     so a stored hit keeps only the id, the score and how to read its document."""
 
-    __slots__ = ("_doc_index", "_document", "_load", "_snippet", "id", "score")
+    __slots__ = ("_doc_index", "_document", "_snippet", "id", "score")
+    _load: Callable[[int], Document]  # a stored hit's class reads its documents with this
 
     def __init__(self, document: Document, score: float, snippet: str = "") -> None:
         self._document = document
@@ -57,13 +58,18 @@ class SearchHit:
 
 
 class StoredHit(SearchHit):
-    """A hit whose document is read by `load(doc_index)` when first used."""
+    """A hit whose document is read by its class's `_load(doc_index)` when first used: make the
+    class with stored_hit_class(load), once per way of loading."""
 
     __slots__ = ()
 
-    def __init__(self, id: str, score: float, load: Callable[[int], Document], doc_index: int) -> None:
-        # Four fields only: building 100 hits is a visible part of a query's cost.
+    def __init__(self, id: str, score: float, doc_index: int) -> None:
+        # Three fields only: building 100 hits is a visible part of a query's cost.
         self.id = id
         self.score = score
-        self._load = load
         self._doc_index = doc_index
+
+
+def stored_hit_class(load: Callable[[int], Document]) -> type[StoredHit]:
+    """A StoredHit class whose hits read their documents with load(doc_index)."""
+    return type("StoredHit", (StoredHit,), {"__slots__": (), "_load": staticmethod(load)})
