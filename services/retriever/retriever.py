@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from services.runtime import ArtifactStore, FailedPrecondition, InvalidArgument,
 
 logger = logging.getLogger(__name__)
 
+STAMP_TTL_S = 0.001  # how long an index's freshness stat holds (one stat per query below 1,000 q/s)
 INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -61,8 +63,8 @@ class Retriever:
         if factory is None and self.config.es_url:
             factory = self.config.elasticsearch_client
         self._infos: dict[str, tuple[str, dict[str, Any]]] = {}
-        # name -> (index.json path, its stat stamp when opened, the opened index)
-        self._opened: dict[str, tuple[str, tuple[int, ...], SearchableIndex]] = {}
+        # name -> (index.json path, its stat stamp when opened, the opened index, when to stat again)
+        self._opened: dict[str, tuple[str, tuple[int, ...], SearchableIndex, float]] = {}
         self.elastic = (
             ElasticBackend(store, factory, self.config.es_index_prefix) if factory is not None else None
         )
@@ -97,11 +99,19 @@ class Retriever:
 
         An index folder is only ever replaced whole (a rebuild writes a new folder and renames it
         into place; a delete drops it), so an unchanged stat of its index.json means the index
-        opened before is still the one in the workspace: a query then costs one stat, not three
-        reads of the workspace manifest."""
+        opened before is still the one in the workspace: a query then costs at most one stat (one
+        per STAMP_TTL_S under load), not three reads of the workspace manifest. So a search sees a
+        rebuild that finished a millisecond before it (search, rebuild, search in one thread always
+        does: a rebuild takes longer than that); one racing the rebuild already may answer from the
+        index it replaces."""
         opened = self._opened.get(name)
-        if opened is not None and _stamp(opened[0]) == opened[1]:
-            return opened[2]
+        if opened is not None:
+            now = time.monotonic()
+            if now < opened[3]:
+                return opened[2]
+            if _stamp(opened[0]) == opened[1]:
+                self._opened[name] = (*opened[:3], now + STAMP_TTL_S)
+                return opened[2]
         info = self.index_info(name)
         record = self.store.path(index_artifact(name)) / "index.json"
         stamp = _stamp(record)  # taken before opening: a rebuild meanwhile is seen next time
@@ -114,7 +124,7 @@ class Retriever:
         else:
             index = self.embedded.open(name)
         if stamp:
-            self._opened[name] = (str(record), stamp, index)
+            self._opened[name] = (str(record), stamp, index, time.monotonic() + STAMP_TTL_S)
         return index
 
     def search(
