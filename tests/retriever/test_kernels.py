@@ -41,54 +41,32 @@ def interleave(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def search(postings, acc: np.ndarray, k: int, required: np.ndarray, required_ranges: np.ndarray):
-    """kernels.search with fresh output buffers: (documents, scores, matched)."""
-    out_docs, out_scores = np.empty(k, dtype=np.int32), np.empty(k, dtype=np.float32)
+    """kernels.search with fresh output buffers: (documents, scores, matched) as lists."""
     ids = [f"문서-{d}" for d in range(len(acc))]  # the index's ids, joined by the kernel
     id_bytes = np.frombuffer("".join(f"{i}\n" for i in ids).encode("utf-8"), dtype=np.uint8)
     id_starts = np.concatenate(([0], np.cumsum([len(f"{i}\n".encode()) for i in ids])))
-    out_ids = np.empty(k * 20, dtype=np.uint8)
     indices, scores, ranges = flat(postings)
-    none, no_rows = np.zeros(0, dtype=np.int64), np.zeros((0, len(acc)), dtype=np.float32)
-    matched, nbytes = kernels.search(
-        indices,
-        scores,
-        ranges,
-        acc,
-        required,
-        required_ranges,
-        out_docs,
-        out_scores,
-        id_bytes,
-        id_starts,
-        out_ids,
-        none,
-        no_rows,
+
+    def run(dense_starts: np.ndarray, rows: np.ndarray) -> tuple[list[int], list[float], int, str]:
+        out_docs, out_scores = np.empty(k, dtype=np.int32), np.empty(k, dtype=np.float32)
+        out_ids = np.empty(k * 20, dtype=np.uint8)
+        matched, nbytes = kernels.search(
+            indices, scores, ranges, acc, required, required_ranges, out_docs, out_scores,
+            id_bytes, id_starts, out_ids, dense_starts, rows,
+        )  # fmt: skip
+        n = min(k, matched)
+        return out_docs[:n].tolist(), out_scores[:n].tolist(), matched, str(out_ids[:nbytes], "utf-8")
+
+    docs, found_scores, matched, joined = run(
+        np.zeros(0, dtype=np.int64), np.zeros((0, len(acc)), dtype=np.float32)
     )
-    joined = str(out_ids[:nbytes], "utf-8")
-    assert joined == "\n".join(ids[d] for d in out_docs[: min(k, matched)].tolist())
-    n = min(k, matched)
+    assert joined == "\n".join(ids[d] for d in docs)
     # The same with every other term as a dense row of scores over all documents: the same answer.
     rows = np.zeros((len(postings[::2]), len(acc)), dtype=np.float32)
-    for row, (docs, term_scores) in enumerate(postings[::2]):
-        rows[row, docs] = term_scores
-    again = np.empty(k, dtype=np.int32), np.empty(k, dtype=np.float32)
-    found = kernels.search(
-        indices,
-        scores,
-        ranges,
-        acc,
-        required,
-        required_ranges,
-        *again,
-        id_bytes,
-        id_starts,
-        out_ids,
-        ranges[0::4],
-        rows,
-    )
-    assert found == (matched, nbytes) and again[0][:n].tolist() == out_docs[:n].tolist()
-    assert again[1][:n].tolist() == out_scores[:n].tolist()
-    return out_docs[:n], out_scores[:n], matched
+    for row, (term_docs, term_scores) in enumerate(postings[::2]):
+        rows[row, term_docs] = term_scores
+    assert run(ranges[0::4], rows) == (docs, found_scores, matched, joined)
+    return docs, found_scores, matched
 
 
 def reference(postings, required: list[set[int]], k: int) -> tuple[list[int], list[float], int]:
@@ -117,7 +95,7 @@ def test_search_matches_the_reference(density: float) -> None:
             postings, acc, k, required, interleave(required_ends - sizes, required_ends)
         )
         want_docs, want_scores, want_matched = reference(postings, filters, k)
-        assert (docs.tolist(), scores.tolist(), matched) == (want_docs, want_scores, want_matched)
+        assert (docs, scores, matched) == (want_docs, want_scores, want_matched)
         assert not acc.any(), "the accumulator is left clean"
 
 
@@ -140,4 +118,4 @@ def test_ties_at_the_cut_go_to_the_lower_documents() -> None:
     # Twenty documents with one score: the top 5 are the five lowest document numbers.
     postings = [(list(range(100, 120)), [1.5] * 20)]
     docs, scores, matched = search(postings, np.zeros(200), 5, np.zeros(0, np.int32), np.zeros(0, np.int64))
-    assert docs.tolist() == [100, 101, 102, 103, 104] and scores.tolist() == [1.5] * 5 and matched == 20
+    assert docs == [100, 101, 102, 103, 104] and scores == [1.5] * 5 and matched == 20
