@@ -187,8 +187,9 @@ def search(
     `required` (ascending filter postings) and ranks them as top_k(), in one pass. `acc` is as for
     accumulate(). A range that starts at dense_starts[r] (ascending) is a whole term whose scores
     over all documents (0 where absent) are dense_scores[r]: a dense query adds that row, in a
-    loop the compiler vectorizes, rather than its postings one by one. Results go to buffers the caller owns, as does `acc`: a call allocates little and
-    returns one integer, which keeps it cheap when the caches are cold (as between queries)."""
+    loop the compiler vectorizes, rather than its postings one by one. Results go to buffers the
+    caller owns, as does `acc`: a call allocates little and returns two integers, which keeps it
+    cheap when the caches are cold (as between queries)."""
     starts, ends = ranges[0::2], ranges[1::2]
     total = 0
     for t in range(len(starts)):
