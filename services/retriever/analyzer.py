@@ -313,7 +313,7 @@ class Analyzer:
         if self._lattice is not None:
             from services.retriever.lattice import gather_terms
 
-            self._terms = _TermTable(len(self._lattice.sys_tok))
+            self._terms = _TermTable(self._lattice.entries)
             self._gather_terms = gather_terms
         self._mode = self.settings.decompound_mode
         self._stop = self.settings.stop_tags
@@ -363,9 +363,9 @@ class Analyzer:
                 out = self._local.terms = np.empty(
                     max(table.longest * (len(data) + 1), 1 << 12), dtype=np.int64
                 )
-            n = self._lattice.parse_terms(data, bounds, (table.first, table.count, table.flat), out)
+            nodes, n = self._lattice.parse_terms(data, bounds, (table.first, table.count, table.flat), out)
             if n < 0:  # some nodes have no term ids yet
-                return self._gather_missing(*self._lattice.path(), data)
+                return self._gather_missing(*self._lattice.path(nodes), data)
             return list(map(table.vocabulary.__getitem__, out[:n].tolist()))
         out: list[str] = []
         extend = out.extend

@@ -455,7 +455,6 @@ class _Scratch(threading.local):
         self.nodes = np.empty((1 << 12, _FIELDS), dtype=np.int64)
         self.work = np.zeros(1, dtype=np.int64)
         self.out = np.empty((5, 0), dtype=np.int64)
-        self.path = 0  # the last parse's path length
         self.fit(1 << 12, 1 << 12)
 
     def fit(self, nodes: int, size: int) -> None:
@@ -489,7 +488,6 @@ class Lattice:
         if len(matrix) != lsize * rsize + 2:
             raise DictionaryError(f"{dicdir / 'matrix.bin'} does not hold a {lsize} x {rsize} matrix")
         self.matrix = matrix[2:]
-        self.lsize, self.rsize = lsize, rsize
         classes = int(chars[:4].view("<u4")[0])
         if len(chars) != 4 + 32 * classes + 4 * _CHAR_MAP_SIZE:
             raise DictionaryError(f"{dicdir / 'char.bin'} is not a MeCab character table")
@@ -505,8 +503,7 @@ class Lattice:
         self.darts = system.darts
         # every entry's ids and cost, dictionary entries first, one table (unknown words after)
         self._tokens = _packed(np.concatenate([system.tokens, unknown.tokens]))
-        self.sys_tok = self._tokens[: len(system.tokens)]
-        self.unk_tok = self._tokens[len(system.tokens) :]
+        self.entries = len(system.tokens)  # sys.dic's entries (tokens >= 0 index them)
         self._sys_feature = system.tokens["feature"]
         self._unk_feature = unknown.tokens["feature"]
         self._sys_features = system.features
@@ -545,15 +542,15 @@ class Lattice:
         bounds: np.ndarray,
         table: tuple[np.ndarray, np.ndarray, np.ndarray],
         terms: np.ndarray,
-    ) -> int:
+    ) -> tuple[int, int]:
         """As parse(), then the path's term ids gathered from table (first, count, flat: see
-        gather_terms) into terms, in the same compiled call; returns how many, or -1 when
-        gather_terms cannot do it alone (path() then gives the path)."""
-        return self._run(data, bounds, (*table, terms))[1]
+        gather_terms) into terms, in the same compiled call: (the path's length, how many terms
+        or -1 when gather_terms cannot do it alone; path(length) then gives the path)."""
+        return self._run(data, bounds, (*table, terms))
 
-    def path(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(tokens, starts, lengths) of this thread's last parse_terms."""
-        out, n = self._scratch.out, self._scratch.path
+    def path(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tokens, starts, lengths) of the n nodes of this thread's last parse_terms."""
+        out = self._scratch.out
         return out[0, :n], out[1, :n], out[2, :n]
 
     def _run(self, data: bytes, bounds: np.ndarray, gather: tuple[np.ndarray, ...] | None) -> tuple[int, int]:
@@ -570,7 +567,6 @@ class Lattice:
             else:
                 n, m = parse_terms(*tables, s.nodes, s.work, s.out, *gather)
             if n >= 0:
-                s.path = n
                 return n, m
             s.fit(2 * len(s.nodes), len(data))  # a line with more nodes than ever before: again
 
