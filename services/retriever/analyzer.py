@@ -74,6 +74,7 @@ _EMPTY_PLAN: _Plan = (0, 0, 0, 0, (), ())
 USER_WORD_POS = "NNG"
 PLAN_CACHE_SIZE = 200_000
 TERM_TABLE_SIZE = 1_000_000  # distinct terms before an analyzer's term table starts over
+UNKNOWN_WORDS = 1 << 15  # unknown words (entry and surface) whose ids the compiled gather finds
 
 
 TIES_FILE = Path(__file__).with_name("data") / "nori_ties.json"
@@ -363,7 +364,9 @@ class Analyzer:
                 out = self._local.terms = np.empty(
                     max(table.longest * (len(data) + 1), 1 << 12), dtype=np.int64
                 )
-            nodes, n = self._lattice.parse_terms(data, bounds, (table.first, table.count, table.flat), out)
+            nodes, n = self._lattice.parse_terms(
+                data, bounds, (table.first, table.count, table.flat, table.unknown), out
+            )
             if n < 0:  # some nodes have no term ids yet
                 return self._gather_missing(*self._lattice.path(nodes), data)
             return list(map(table.vocabulary.__getitem__, out[:n].tolist()))
@@ -514,16 +517,19 @@ class Analyzer:
             ids = terms.ids(plan[5])
             if token >= 0:
                 terms.register(token, ids)
+            else:
+                terms.register_unknown(token, data[int(starts[i]) : int(starts[i]) + int(lengths[i])], ids)
             ranges[2 * j] = len(extra)
             extra.extend(ids)
             ranges[2 * j + 1] = len(extra)
         # exactly what the path needs: the entries listed as known keep the ids they had
         out = np.empty(int(terms.count[tokens[known >= 0]].sum()) + len(extra), dtype=np.int64)
         n = self._gather_terms(
-            tokens,
+            (tokens, starts, lengths, np.frombuffer(data, dtype=np.uint8)),
             terms.first,
             terms.count,
             terms.flat,
+            terms.unknown,
             missing,
             ranges,
             np.array(extra, dtype=np.int64),
@@ -685,6 +691,9 @@ class _TermTable:
         self._used = 0
         self.longest = 1  # the most terms one entry gives (sizes the output)
         self._lock = threading.Lock()
+        from services.retriever.lattice import unknown_table
+
+        self.unknown = unknown_table(UNKNOWN_WORDS)  # unknown words' ids, by entry and surface
 
     def ids(self, terms: Sequence[str]) -> list[int]:
         """The vocabulary ids of terms (new terms added)."""
@@ -705,15 +714,29 @@ class _TermTable:
         with self._lock:
             if self.first[entry] >= 0:
                 return
-            if self._used + len(ids) > len(self.flat):
-                flat = np.empty(2 * len(self.flat) + len(ids), dtype=np.int64)
-                flat[: self._used] = self.flat[: self._used]
-                self.flat = flat
-            self.flat[self._used : self._used + len(ids)] = ids
+            self._append(ids)
             self.count[entry] = len(ids)
-            self.longest = max(self.longest, len(ids))
             self.first[entry] = self._used
             self._used += len(ids)
+
+    def register_unknown(self, token: int, surface: bytes, ids: list[int]) -> None:
+        """Records an unknown word's term ids by its unk.dic entry (token < 0) and surface (once;
+        not at all once the table of unknown words is full)."""
+        from services.retriever.lattice import add_unknown
+
+        with self._lock:
+            self._append(ids)
+            if add_unknown(self.unknown, token, surface, self._used, len(ids)):
+                self._used += len(ids)
+
+    def _append(self, ids: list[int]) -> None:
+        """Writes ids after the used part of flat, grown if need be (under the lock)."""
+        if self._used + len(ids) > len(self.flat):
+            flat = np.empty(2 * len(self.flat) + len(ids), dtype=np.int64)
+            flat[: self._used] = self.flat[: self._used]
+            self.flat = flat
+        self.flat[self._used : self._used + len(ids)] = ids
+        self.longest = max(self.longest, len(ids))
 
 
 _LATTICES: dict[str, Lattice] = {}

@@ -555,11 +555,11 @@ class Lattice:
         self,
         data: bytes,
         bounds: np.ndarray,
-        table: tuple[np.ndarray, np.ndarray, np.ndarray],
+        table: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
         terms: np.ndarray,
     ) -> tuple[int, int]:
-        """As parse(), then the path's term ids gathered from table (first, count, flat: see
-        gather_terms) into terms, in the same compiled call: (the path's length, how many terms
+        """As parse(), then the path's term ids gathered from table (first, count, flat, unknown:
+        see gather_terms) into terms, in the same compiled call: (the path's length, how many terms
         or -1 when gather_terms cannot do it alone; path(length) then gives the path)."""
         return self._run(data, bounds, (*table, terms))
 
@@ -672,6 +672,7 @@ def parse_terms(
     first: np.ndarray,
     count: np.ndarray,
     flat: np.ndarray,
+    unknown: np.ndarray,
     terms: np.ndarray,
 ) -> tuple[int, int]:
     """parse_lines, then gather_terms over the path with nothing listed as missing, in one call
@@ -680,15 +681,17 @@ def parse_terms(
     if n < 0:
         return n, -1
     none = np.empty(0, dtype=np.int64)
-    return n, gather_terms(out[0, :n], first, count, flat, none, none, none, terms)
+    path = (out[0, :n], out[1, :n], out[2, :n], buf)
+    return n, gather_terms(path, first, count, flat, unknown, none, none, none, terms)
 
 
 @numba.njit(cache=True, nogil=True)
 def gather_terms(
-    tokens: np.ndarray,
+    path: tuple,
     first: np.ndarray,
     count: np.ndarray,
     flat: np.ndarray,
+    unknown: np.ndarray,
     missing: np.ndarray,
     missing_ranges: np.ndarray,
     missing_flat: np.ndarray,
@@ -698,9 +701,12 @@ def gather_terms(
     has no ids yet and is not listed in `missing` (so the first call can list nothing) or when
     out is too small.
 
-    A dictionary entry t's ids are flat[first[t] : first[t] + count[t]] (first[t] < 0: none yet);
-    the nodes listed in `missing` (ascending; unknown words, entries not registered yet) take
-    theirs from missing_flat, [missing_ranges[2j], missing_ranges[2j + 1]) for the j-th."""
+    `path` is (tokens, starts, lengths, buf): the nodes and the text their surfaces are in. A
+    dictionary entry t's ids are flat[first[t] : first[t] + count[t]] (first[t] < 0: none yet);
+    an unknown word's are found in `unknown` by its entry and surface (see unknown_table); the
+    nodes listed in `missing` (ascending; unknown words, entries not registered yet) take theirs
+    from missing_flat, [missing_ranges[2j], missing_ranges[2j + 1]) for the j-th."""
+    tokens, starts, lengths, buf = path
     n = 0
     j = 0
     for i in range(len(tokens)):
@@ -713,12 +719,116 @@ def gather_terms(
             continue
         t = tokens[i]
         if t < 0:
-            return -1
-        a = first[t]
-        c = count[t]
+            e = _find_unknown(unknown, t, buf, starts[i], lengths[i])
+            if e < 0:
+                return -1
+            at = _U_HEADER + unknown[_U_MASK] + 1 + _U_ENTRY * e
+            a = unknown[at + 3]
+            c = unknown[at + 4]
+        else:
+            a = first[t]
+            c = count[t]
         if a < 0 or n + c > len(out) or a + c > len(flat):  # (or registered since the call began)
             return -1
         for k in range(a, a + c):
             out[n] = flat[k]
             n += 1
     return n
+
+
+# An analyzer's term ids for unknown words, by unk.dic entry and surface, in one int64 array the
+# compiled gather reads: a header, open-addressing slots (entry + 1; 0: empty), the entries (token,
+# key start, key length, first, count: the ids are flat[first : first + count] as for dictionary
+# entries) and the keys' bytes. Bounded: once full, further unknown words take the slow path.
+_U_MASK, _U_USED, _U_ROOM, _U_KEYS_USED, _U_KEYS_ROOM, _U_KEYS_AT = range(6)
+_U_HEADER = 8
+_U_ENTRY = 5
+
+
+def unknown_table(entries: int) -> np.ndarray:
+    """An empty table with room for `entries` unknown words (0: a table that never holds any)."""
+    if entries <= 0:
+        return np.zeros(_U_HEADER + 1, dtype=np.int64)  # one slot, always empty
+    slots = 1 << (2 * entries - 1).bit_length()  # at most half full
+    key_room = 24 * entries
+    words = _U_HEADER + slots + _U_ENTRY * entries
+    table = np.zeros(words + (key_room + 7) // 8, dtype=np.int64)
+    table[_U_MASK], table[_U_ROOM], table[_U_KEYS_ROOM], table[_U_KEYS_AT] = (
+        slots - 1,
+        entries,
+        key_room,
+        words,
+    )
+    return table
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _unknown_hash(token: int, buf: np.ndarray, start: int, length: int) -> np.int64:
+    h = np.int64(-3750763034362895579) ^ np.int64(token)  # FNV-1a, the entry first
+    for i in range(start, start + length):
+        h = (h ^ np.int64(buf[i])) * np.int64(1099511628211)
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
+def _find_unknown(table: np.ndarray, token: int, buf: np.ndarray, start: int, length: int) -> int:
+    """The entry of (token, buf[start : start + length]) in an unknown-word table, or -1."""
+    mask = table[_U_MASK]
+    entries_at = _U_HEADER + mask + 1
+    keys = table.view(np.uint8)
+    i = _unknown_hash(token, buf, start, length) & mask
+    while True:
+        e = table[_U_HEADER + i] - 1
+        if e < 0:
+            return -1
+        at = entries_at + _U_ENTRY * e
+        if table[at] == token and table[at + 2] == length:
+            k = 8 * table[_U_KEYS_AT] + table[at + 1]
+            same = True
+            for j in range(length):
+                if keys[k + j] != buf[start + j]:
+                    same = False
+                    break
+            if same:
+                return e
+        i = (i + 1) & mask
+
+
+@numba.njit(cache=True, nogil=True)
+def _stage_unknown(table: np.ndarray, token: int, key: np.ndarray, first: int, count: int) -> int:
+    """Writes a new entry for (token, key) and returns the slot the caller fills to publish it
+    (after this returns, so that a reader seeing the slot sees the entry), or -1 when the key is
+    there already or the table is full."""
+    if table[_U_USED] >= table[_U_ROOM] or table[_U_KEYS_USED] + len(key) > table[_U_KEYS_ROOM]:
+        return -1
+    if _find_unknown(table, token, key, 0, len(key)) >= 0:
+        return -1
+    mask = table[_U_MASK]
+    e = table[_U_USED]
+    at = _U_HEADER + mask + 1 + _U_ENTRY * e
+    k = table[_U_KEYS_USED]
+    keys = table.view(np.uint8)
+    base = 8 * table[_U_KEYS_AT] + k
+    for j in range(len(key)):
+        keys[base + j] = key[j]
+    table[at] = token
+    table[at + 1] = k
+    table[at + 2] = len(key)
+    table[at + 3] = first
+    table[at + 4] = count
+    table[_U_USED] = e + 1
+    table[_U_KEYS_USED] = k + len(key)
+    i = _unknown_hash(token, key, 0, len(key)) & mask
+    while table[_U_HEADER + i] != 0:
+        i = (i + 1) & mask
+    return _U_HEADER + i
+
+
+def add_unknown(table: np.ndarray, token: int, key: bytes, first: int, count: int) -> bool:
+    """Records an unknown word's ids (flat[first : first + count]) by its entry and surface; False
+    when it was there already or the table is full. One writer at a time (the caller's lock)."""
+    slot = _stage_unknown(table, token, np.frombuffer(key, dtype=np.uint8), first, count)
+    if slot < 0:
+        return False
+    table[slot] = table[_U_USED]  # published: entry + 1, the entry just written
+    return True

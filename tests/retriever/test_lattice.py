@@ -15,7 +15,7 @@ from services.retriever.analyzer import (
     resolve_dictionary,
     shared_lattice,
 )
-from services.retriever.lattice import LEARN_MIN_BYTES, DictionaryError, Lattice
+from services.retriever.lattice import _U_USED, LEARN_MIN_BYTES, DictionaryError, Lattice
 from services.runtime import InvalidArgument
 from tests.retriever.conftest import SHARED_CORPUS, shared_paragraphs
 
@@ -148,7 +148,10 @@ def test_analyzer_engines_agree(dictionary: str, mode: str) -> None:
     for text in texts:
         assert fast.analyze(text) == reference.analyze(text), text[:40]
         assert fast.terms(text) == reference.terms(text), text[:40]
-        assert plain.terms(text) == plain_reference.terms(text), text[:40]  # the all-lines fast path
+        expected = plain_reference.terms(text)
+        assert plain.terms(text) == expected, text[:40]  # the all-lines fast path
+        assert plain.terms(text) == expected, text[:40]  # again: unknown words now in its table
+    assert plain._terms.unknown[_U_USED] > 0  # it did record unknown words
 
 
 @pytest.mark.parametrize("dictionary", DICTIONARIES)
@@ -219,21 +222,45 @@ def test_term_table_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> No
 def test_gathering_falls_back_for_unregistered_entries_and_a_short_buffer() -> None:
     """The compiled gather reports (-1) what it cannot do alone, and never writes past its buffer:
     another thread may register a longer entry after the buffer was sized."""
-    from services.retriever.lattice import gather_terms
+    from services.retriever.lattice import add_unknown, gather_terms, unknown_table
 
     first = np.array([0, -1, 2], dtype=np.int32)  # entry 1 has no ids yet
     count = np.array([2, 0, 3], dtype=np.int32)
-    flat = np.array([10, 11, 20, 21, 22], dtype=np.int64)
+    flat = np.array([10, 11, 20, 21, 22, 30], dtype=np.int64)
     none = np.empty(0, dtype=np.int64)
+    text = np.frombuffer("가방을 “샀다”".encode(), dtype=np.uint8)
+    unknown = unknown_table(4)
+
+    def gather(tokens: list[int], *listed: np.ndarray, out: np.ndarray, flat: np.ndarray = flat) -> int:
+        nodes = np.array(tokens, dtype=np.int32)
+        starts = np.array([3 * i for i in range(len(tokens))], dtype=np.int64)  # one syllable each
+        path = (nodes, starts, np.full(len(tokens), 3, dtype=np.int64), text)
+        return gather_terms(path, first, count, flat, unknown, *(listed or (none, none, none)), out)
+
     out = np.full(8, -7, dtype=np.int64)
-    assert gather_terms(np.array([0, 2], dtype=np.int32), first, count, flat, none, none, none, out) == 5
+    assert gather([0, 2], out=out) == 5
     assert out[:5].tolist() == [10, 11, 20, 21, 22]
-    assert gather_terms(np.array([0, 1], dtype=np.int32), first, count, flat, none, none, none, out) == -1
-    assert gather_terms(np.array([0, -3], dtype=np.int32), first, count, flat, none, none, none, out) == -1
+    assert gather([0, 1], out=out) == -1
+    assert gather([0, -3], out=out) == -1  # an unknown word not in the table
     listed = np.array([1], dtype=np.int64), np.array([0, 1], dtype=np.int64), np.array([99], dtype=np.int64)
-    assert gather_terms(np.array([0, 1], dtype=np.int32), first, count, flat, *listed, out) == 3
+    assert gather([0, 1], *listed, out=out) == 3
     assert out[:3].tolist() == [10, 11, 99]
     short = np.full(4, -7, dtype=np.int64)
-    assert gather_terms(np.array([0, 2], dtype=np.int32), first, count, flat, none, none, none, short) == -1
+    assert gather([0, 2], out=short) == -1
     assert short[2:].tolist() == [-7, -7]  # nothing written past what fit
-    assert gather_terms(np.array([2], dtype=np.int32), first, count, flat[:4], none, none, none, out) == -1
+    assert gather([2], out=out, flat=flat[:4]) == -1
+    # unknown words are found by entry and surface: node i's surface is the i-th syllable
+    assert add_unknown(unknown, -3, "방".encode(), 5, 1)
+    assert not add_unknown(unknown, -3, "방".encode(), 0, 2)  # there already: kept as it was
+    assert gather([0, -3], out=out) == 3
+    assert out[:3].tolist() == [10, 11, 30]
+    assert gather([-3, 0], out=out) == -1  # "가" under entry -3: not recorded
+    assert gather([0, -4], out=out) == -1  # "방" under another entry: not recorded
+    assert add_unknown(unknown, -4, "방".encode(), 0, 0)  # punctuation-like: no terms at all
+    assert gather([0, -4, 2], out=out) == 5
+    assert out[:5].tolist() == [10, 11, 20, 21, 22]
+    for i in range(2):  # room for four: the fifth is refused
+        assert add_unknown(unknown, -5 - i, b"x", 0, 1)
+    assert not add_unknown(unknown, -9, b"y", 0, 1)
+    never = unknown_table(0)
+    assert not add_unknown(never, -3, b"x", 0, 1)
