@@ -265,15 +265,17 @@ def _parse_line(
                 rc_state[rc, 1] = cost
                 rc_state[rc, 2] = ln
             left[m] = ln
+            left_rc[m] = rc
+            left_cost[m] = cost
             m += 1
             ln = nodes[ln, ENEXT]
         k = 0
-        for i in range(m):
+        for i in range(m):  # in place: the sorted part [0, k) never reaches past i
             ln = left[i]
-            rc = nodes[ln, RC]
+            rc = left_rc[i]
             if rc_state[rc, 2] == ln:
                 # insertion by cost (stable: equal costs keep end-list order)
-                cost = nodes[ln, COST]
+                cost = left_cost[i]
                 j = k
                 while j > 0 and left_cost[j - 1] > cost:
                     left[j] = left[j - 1]
