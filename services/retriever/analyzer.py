@@ -171,6 +171,8 @@ def _mark_punct_spaces(segment: str) -> str:
 def _mark_lines(lines: list[str]) -> str:
     """_mark_punct_spaces of each line (none holding a newline), joined by newlines, in one pass."""
     joined = "\n".join(lines)
+    if len(joined) < 256 and joined.replace(" ", "").isalnum():
+        return joined  # letters, digits and spaces only (a query): nothing to mark, no regex
     if PUNCT_SPACE in joined:  # such a line stays as it is: mark the others one by one
         return "\n".join(map(_mark_punct_spaces, lines))
     return _PUNCT_SPACES_JOINED.sub(lambda m: PUNCT_SPACE * len(m.group()), joined)
@@ -354,7 +356,10 @@ class Analyzer:
             return [t.term for t in self.analyze(text)]
         if self._lattice is not None:
             # one compiled call for all lines; offsets are not needed, only each node's terms
-            lines = [line for line in text.split("\n") if line.strip()]
+            if "\n" in text:
+                lines = [line for line in text.split("\n") if line.strip()]
+            else:  # one line (a query)
+                lines = [text] if text.strip() else []
             if not lines:
                 return []
             data, bounds = self._encode(lines)
@@ -525,7 +530,7 @@ class Analyzer:
         # exactly what the path needs: the entries listed as known keep the ids they had
         out = np.empty(int(terms.count[tokens[known >= 0]].sum()) + len(extra), dtype=np.int64)
         n = self._gather_terms(
-            (tokens, starts, lengths, np.frombuffer(data, dtype=np.uint8)),
+            (tokens, starts, lengths, data),
             terms.first,
             terms.count,
             terms.flat,
@@ -657,11 +662,22 @@ class Analyzer:
         out.extend(parts)
 
 
+_ONE_LINE: dict[int, np.ndarray] = {}  # read-only [0, n] bounds of one line of n bytes
+
+
 def _encode_joined(joined: str) -> tuple[bytes, np.ndarray]:
     """Lines joined by newlines as one UTF-8 buffer and each line's [start, end) in it.
 
     A line ends at its first NUL, as MeCab reads it (a C string)."""
     data = joined.encode("utf-8")
+    if 10 not in data and 0 not in data:  # one line (a query): shared bounds, no list to build
+        bounds = _ONE_LINE.get(len(data))
+        if bounds is None:
+            bounds = np.array((0, len(data)), dtype=np.int64)
+            bounds.flags.writeable = False
+            if len(data) < 4096:
+                _ONE_LINE[len(data)] = bounds
+        return data, bounds
     bounds = []
     start = 0
     for line in data.split(b"\n"):
@@ -763,7 +779,9 @@ def shared_lattice(dicdir: Path | None) -> Lattice:
 def warm_up() -> None:
     """Load the default dictionary's lattice and compile it (or load it from numba's cache), so the
     first analysis does not wait for it; the service runs this in a thread as it starts."""
-    Analyzer().terms("가방을 샀다.")
+    analyzer = Analyzer()
+    analyzer.terms("가방을 샀다.")  # one line (its bounds are shared, read-only)
+    analyzer.terms("가방을 샀다.\n그리고 집에 갔다.")  # several
 
 
 def _morphemes(expression: str) -> list[tuple[str, str]]:

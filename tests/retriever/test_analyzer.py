@@ -110,3 +110,55 @@ def test_dictionary_choice_fails_fast(monkeypatch: pytest.MonkeyPatch, tmp_path)
     monkeypatch.setenv("SUPIL_NORI_DICDIR", str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="SUPIL_NORI_DICDIR"):
         resolve_dictionary()
+
+
+def test_marking_spaces_after_punctuation_takes_its_shortcut_exactly() -> None:
+    """Short texts of letters, digits and spaces skip the marking regex; every mix of characters
+    the regex cares about must come out as the regex alone would have it."""
+    import random
+
+    from services.retriever.analyzer import _PUNCT_SPACES_JOINED, PUNCT_SPACE, _mark_lines
+
+    alphabet = [
+        "가",
+        "희",
+        "a",
+        "Z",
+        "7",
+        "²",
+        "ª",
+        "ᄀ",
+        " ",
+        " ",
+        ".",
+        "!",
+        "“",
+        "\u0301",
+        "\u00a0",
+        "-",
+        "\t",
+        "\n",
+    ]
+    rng = random.Random(5)
+    shortcut = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        lines = text.split("\n")
+        joined = "\n".join(lines)
+        expected = _PUNCT_SPACES_JOINED.sub(lambda m: PUNCT_SPACE * len(m.group()), joined)
+        assert _mark_lines(lines) == expected, repr(text)
+        shortcut += joined.replace(" ", "").isalnum()
+    assert shortcut > 100  # the shortcut was taken, and often
+    assert _mark_lines(["희망과 함께"]) == "희망과 함께"
+    assert _mark_lines(["희망. 함께"]) == f"희망.{PUNCT_SPACE}함께"
+
+
+def test_one_line_bounds_are_shared_and_read_only() -> None:
+    from services.retriever.analyzer import _encode_joined
+
+    data, bounds = _encode_joined("가방을 샀다")
+    assert data == "가방을 샀다".encode() and bounds.tolist() == [0, len(data)]
+    assert not bounds.flags.writeable  # shared by every line of that length: nobody may write it
+    assert _encode_joined("나무를 봤다")[1] is bounds
+    assert _encode_joined("가\x00방")[1].tolist() == [0, 3]  # a C string: it ends at the NUL
+    assert _encode_joined("가\n방")[1].tolist() == [0, 3, 4, 7]
