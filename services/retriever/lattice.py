@@ -571,8 +571,9 @@ class Lattice:
         return out[0, :n], out[1, :n], out[2, :n]
 
     def _run(self, data: bytes, bounds: np.ndarray, gather: tuple[np.ndarray, ...] | None) -> tuple[int, int]:
-        """parse_lines (gather None) or parse_terms (gather: first, count, flat, terms) into this
-        thread's scratch space, grown until the lines fit: (path length, terms gathered or 0)."""
+        """parse_lines (gather None) or parse_terms (gather: first, count, flat, unknown, terms)
+        into this thread's scratch space, grown until the lines fit: (path length, terms gathered
+        or 0). A text of LEARN_MIN_BYTES or more is counted for the renumbering while it learns."""
         s = self._scratch
         if len(data) + 1 > s.out.shape[1]:
             s.fit(len(s.nodes), len(data))
